@@ -1,0 +1,153 @@
+"""The inner-sampler interface and the region machinery every sampler shares.
+
+An inner sampler proposes `q` new points inside the region selected by MCTS. It is a small static
+object (hashable, so it can be a static argument of `jax.jit`) with a pair of pure functions, in the
+style of evosax's `ask`/`tell` and blackjax's `init`/`step`:
+
+    state = sampler.init(key, space, n_obj)                       # once per run
+    X_new, state = sampler.propose(key, state, context, q)        # once per iteration
+
+`state` is any pytree with shapes fixed for the whole run (CMA-ES state, GP hyperparameters, ...).
+`X_new` is `[q, space.dim]` in `space.dtype`: q distinct points, never a point already evaluated
+when the space is finite, inside the selected region or inside the documented relaxation of it
+(`select_in_region`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from lamoo_jax.spaces import Space
+
+
+class Region(NamedTuple):
+    """The selected region: the intersection of the SVM half-spaces along a root-to-leaf path.
+
+    Attributes:
+        models: a `kernels.svm` model pytree stacked along a leading axis of length `max_depth`
+            (`models[l]` is the classifier that split the path's node at depth `l`).
+        sides: bool[max_depth]; True when the path goes to the "good" child at depth `l`
+            (the side where the classifier predicts True).
+        length: int32 scalar, number of valid constraints (0 = the root, i.e. the whole space).
+    """
+
+    models: Any
+    sides: jax.Array
+    length: jax.Array
+
+    def constraint_satisfied(self, features: jax.Array) -> jax.Array:
+        """bool[max_depth, n]: whether each point lies on the path's side of each classifier.
+
+        Levels at or beyond `length` report True (no constraint).
+        """
+        from kernels.svm import predict
+
+        def one_level(model, side, level):
+            inside = predict(model, features) == side
+            return jnp.where(level < self.length, inside, True)
+
+        levels = jnp.arange(self.sides.shape[0])
+        return jax.vmap(one_level)(self.models, self.sides, levels)
+
+    def depth_satisfied(self, features: jax.Array) -> jax.Array:
+        """int32[n]: how many leading constraints of the path each point satisfies (0..length)."""
+        satisfied = self.constraint_satisfied(features)
+        prefix = jnp.cumprod(satisfied.astype(jnp.int32), axis=0)
+        return jnp.minimum(jnp.sum(prefix, axis=0), self.length).astype(jnp.int32)
+
+
+class ProposalContext(NamedTuple):
+    """What a sampler may look at when proposing (one seed; all shapes fixed).
+
+    Attributes:
+        X: [N, d] all samples so far (buffer of capacity N; rows beyond `mask` are padding).
+        Y: float32[N, M] their objective values, minimised convention.
+        mask: bool[N] which buffer rows hold real samples.
+        leaf_mask: bool[N] which samples lie in the selected leaf.
+        ref_point: float32[M] reference point, minimised convention.
+        region: the selected `Region`.
+        space: the search space (a pytree; static structure).
+    """
+
+    X: jax.Array
+    Y: jax.Array
+    mask: jax.Array
+    leaf_mask: jax.Array
+    ref_point: jax.Array
+    region: Region
+    space: Space
+
+
+class Sampler(Protocol):
+    name: str
+
+    def init(self, key: jax.Array, space: Space, n_obj: int) -> Any: ...
+
+    def propose(self, key: jax.Array, state: Any, context: ProposalContext, q: int) -> tuple[jax.Array, Any]: ...
+
+
+def novelty_mask(candidates: jax.Array, context: ProposalContext) -> jax.Array:
+    """bool[n]: candidates that are new, i.e. not an evaluated sample and not a repeat of an
+    earlier candidate in the pool. Only meaningful for finite spaces; continuous candidates
+    are always new."""
+    space = context.space
+    if not space.is_finite:
+        return jnp.ones(candidates.shape[0], dtype=bool)
+    seen = jax.vmap(lambda c: jnp.any(space.same_point(context.X, c) & context.mask))(candidates)
+    same = jax.vmap(lambda c: space.same_point(candidates, c))(candidates)  # [n, n]
+    earlier = jnp.tril(same, k=-1)
+    repeated = jnp.any(earlier, axis=1)
+    return ~seen & ~repeated
+
+
+class Selection(NamedTuple):
+    """Result of `select_in_region`.
+
+    Attributes:
+        index: int32[q] indices into the candidate pool of the chosen points.
+        valid: bool[q] False only when the pool had fewer than q usable candidates at all
+            (a finite space nearly exhausted); such slots repeat the best usable candidate and the
+            caller must not count them as evaluations.
+        level: int32 scalar, the number of path constraints the chosen points satisfy
+            (`== region.length` when no relaxation was needed).
+    """
+
+    index: jax.Array
+    valid: jax.Array
+    level: jax.Array
+
+
+def select_in_region(
+    candidates: jax.Array, scores: jax.Array, context: ProposalContext, q: int
+) -> Selection:
+    """Choose the q best-scoring usable candidates inside the region, relaxing when needed.
+
+    Relaxation (as the reference implementation): when fewer than q new candidates satisfy every
+    constraint of the path, drop the deepest constraint (use the parent's region) and try again,
+    down to the root (the whole space). Among the candidates of the chosen level, the q with the
+    highest `scores` are taken, without replacement (the reference picks with replacement: a defect).
+
+    Args:
+        candidates: [n, d] candidate points (space dtype).
+        scores: float32[n], higher is better (random numbers for the random sampler).
+        context: the proposal context.
+        q: number of points to choose (static).
+    """
+    features = context.space.features(candidates)
+    depth = context.region.depth_satisfied(features)
+    usable = novelty_mask(candidates, context)
+    max_depth = context.region.sides.shape[0]
+    levels = jnp.arange(max_depth + 1)
+    count_at_level = jax.vmap(lambda lvl: jnp.sum(usable & (depth >= lvl)))(levels)
+    feasible = (count_at_level >= q) & (levels <= context.region.length)
+    # Deepest feasible level; level 0 (the whole space) is the last resort.
+    level = jnp.max(jnp.where(feasible, levels, 0))
+    eligible = usable & (depth >= level)
+    masked_scores = jnp.where(eligible, scores, -jnp.inf)
+    top_scores, index = jax.lax.top_k(masked_scores, q)
+    valid = jnp.isfinite(top_scores)
+    index = jnp.where(valid, index, index[0])
+    return Selection(index=index.astype(jnp.int32), valid=valid, level=level.astype(jnp.int32))
