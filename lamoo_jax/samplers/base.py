@@ -27,16 +27,21 @@ class Region(NamedTuple):
     """The selected region: the intersection of the SVM half-spaces along a root-to-leaf path.
 
     Attributes:
-        models: a `kernels.svm` model pytree stacked along a leading axis of length `max_depth`
-            (`models[l]` is the classifier that split the path's node at depth `l`).
+        models: tuple of length `max_depth`; `models[l]` is the `kernels.svm` model that split the
+            path's node at depth `l` (levels may differ in support-vector capacity, hence a tuple
+            rather than a stacked array).
         sides: bool[max_depth]; True when the path goes to the "good" child at depth `l`
             (the side where the classifier predicts True).
         length: int32 scalar, number of valid constraints (0 = the root, i.e. the whole space).
     """
 
-    models: Any
+    models: tuple
     sides: jax.Array
     length: jax.Array
+
+    @property
+    def max_depth(self) -> int:
+        return self.sides.shape[0]
 
     def constraint_satisfied(self, features: jax.Array) -> jax.Array:
         """bool[max_depth, n]: whether each point lies on the path's side of each classifier.
@@ -45,12 +50,13 @@ class Region(NamedTuple):
         """
         from kernels.svm import predict
 
-        def one_level(model, side, level):
-            inside = predict(model, features) == side
-            return jnp.where(level < self.length, inside, True)
-
-        levels = jnp.arange(self.sides.shape[0])
-        return jax.vmap(one_level)(self.models, self.sides, levels)
+        rows = [
+            jnp.where(level < self.length, predict(model, features) == self.sides[level], True)
+            for level, model in enumerate(self.models)
+        ]
+        if not rows:
+            return jnp.ones((0, features.shape[0]), dtype=bool)
+        return jnp.stack(rows)
 
     def depth_satisfied(self, features: jax.Array) -> jax.Array:
         """int32[n]: how many leading constraints of the path each point satisfies (0..length)."""
@@ -139,7 +145,7 @@ def select_in_region(
     features = context.space.features(candidates)
     depth = context.region.depth_satisfied(features)
     usable = novelty_mask(candidates, context)
-    max_depth = context.region.sides.shape[0]
+    max_depth = context.region.max_depth
     levels = jnp.arange(max_depth + 1)
     count_at_level = jax.vmap(lambda lvl: jnp.sum(usable & (depth >= lvl)))(levels)
     feasible = (count_at_level >= q) & (levels <= context.region.length)
