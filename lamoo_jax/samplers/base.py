@@ -5,12 +5,12 @@ object (hashable, so it can be a static argument of `jax.jit`) with a pair of pu
 style of evosax's `ask`/`tell` and blackjax's `init`/`step`:
 
     state = sampler.init(key, space, n_obj)                       # once per run
-    X_new, state = sampler.propose(key, state, context, q)        # once per iteration
+    proposal, state = sampler.propose(key, state, context, q)     # once per iteration
 
 `state` is any pytree with shapes fixed for the whole run (CMA-ES state, GP hyperparameters, ...).
-`X_new` is `[q, space.dim]` in `space.dtype`: q distinct points, never a point already evaluated
-when the space is finite, inside the selected region or inside the documented relaxation of it
-(`select_in_region`).
+`proposal.X` is `[q, space.dim]` in `space.dtype`: q distinct points, never a point already
+evaluated when the space is finite, inside the selected region or inside the documented
+relaxation of it (`select_in_region`); `proposal.valid` and `proposal.level` report on that.
 """
 
 from __future__ import annotations
@@ -92,7 +92,28 @@ class Sampler(Protocol):
 
     def init(self, key: jax.Array, space: Space, n_obj: int) -> Any: ...
 
-    def propose(self, key: jax.Array, state: Any, context: ProposalContext, q: int) -> tuple[jax.Array, Any]: ...
+    def propose(self, key: jax.Array, state: Any, context: ProposalContext, q: int) -> tuple["Proposal", Any]: ...
+
+
+class Proposal(NamedTuple):
+    """What a sampler returns each iteration.
+
+    Attributes:
+        X: [q, d] the proposed points (space dtype).
+        valid: bool[q] False for slots that could not be filled with a new point (finite space
+            exhausted); the loop refuses to count such slots and reports an error.
+        level: int32 scalar, the number of path constraints the points satisfy (== the region's
+            length unless the sampler had to relax to an ancestor's region).
+    """
+
+    X: jax.Array
+    valid: jax.Array
+    level: jax.Array
+
+
+def empty_region() -> Region:
+    """The region of the root: no constraint, the whole space."""
+    return Region(models=(), sides=jnp.zeros((0,), bool), length=jnp.int32(0))
 
 
 def novelty_mask(candidates: jax.Array, context: ProposalContext) -> jax.Array:

@@ -1,0 +1,135 @@
+"""LaMOO configuration.
+
+`LaMOOConfig` is a frozen (hashable) dataclass: it is a static argument of the compiled run, since
+most fields change shapes or control flow. Defaults follow the reference implementation
+(github aoiang/LaMOO): split when a node holds more than 15 samples, at most 50 nodes, a
+degree-4 polynomial SVM with gamma='scale' and C=1, children receive samples by dominance label,
+leaf-based MCTS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+_KERNELS = ("rbf", "poly", "linear")
+_ASSIGN = ("label", "prediction")
+_SELECTION = ("leaf", "path")
+_HV_METHODS = ("auto", "exact", "mc")
+
+
+@dataclasses.dataclass(frozen=True)
+class LaMOOConfig:
+    """Static configuration of a LaMOO run.
+
+    Attributes:
+        min_split_size: a node is split only if it holds MORE than this many samples (reference: 15).
+        max_nodes: splitting stops when another split would make the tree exceed this many nodes.
+        max_depth: deepest level that may be split; None derives it from the budget (the deepest
+            level whose node capacity can still exceed `min_split_size`).
+        svm_kernel, svm_C, svm_gamma, svm_degree, svm_coef0: the node classifier (`kernels.svm`).
+        svm_max_iter: iteration cap of the SVM solver.
+        assign_by: "label" (reference default: children receive samples by their dominance label)
+            or "prediction" (by the fitted SVM's prediction, so that the tree's sample partition
+            agrees with the regions it samples from).
+        selection: "leaf" (argmax UCB over leaves; reference default) or "path" (descend from the
+            root to the child with the larger UCB).
+        cp: exploration constant of the UCB (absolute, in hypervolume units), or "auto": 10% of the
+            current hypervolume of all samples, recomputed every iteration (the paper's rule).
+        node_hv: how node values are computed: "exact", "mc" (Monte Carlo), or "auto" (exact for
+            M <= 3, Monte Carlo beyond).
+        hv_mc_samples: Monte Carlo samples per hypervolume estimate when "mc" is used.
+        n_candidates: candidate pool size per iteration of the rejection samplers.
+    """
+
+    min_split_size: int = 15
+    max_nodes: int = 50
+    max_depth: int | None = None
+    svm_kernel: Literal["rbf", "poly", "linear"] = "poly"
+    svm_C: float = 1.0
+    svm_gamma: float | str = "scale"
+    svm_degree: int = 4
+    svm_coef0: float = 0.0
+    svm_max_iter: int = 200
+    assign_by: Literal["label", "prediction"] = "label"
+    selection: Literal["leaf", "path"] = "leaf"
+    cp: float | str = "auto"
+    node_hv: Literal["auto", "exact", "mc"] = "auto"
+    hv_mc_samples: int = 4096
+    n_candidates: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.svm_kernel not in _KERNELS:
+            raise ValueError(f"unknown svm_kernel {self.svm_kernel!r}; choose one of {_KERNELS}")
+        if self.assign_by not in _ASSIGN:
+            raise ValueError(f"unknown assign_by {self.assign_by!r}; choose one of {_ASSIGN}")
+        if self.selection not in _SELECTION:
+            raise ValueError(f"unknown selection {self.selection!r}; choose one of {_SELECTION}")
+        if self.node_hv not in _HV_METHODS:
+            raise ValueError(f"unknown node_hv {self.node_hv!r}; choose one of {_HV_METHODS}")
+        if isinstance(self.cp, str):
+            if self.cp != "auto":
+                raise ValueError(f"cp must be a non-negative number or 'auto'; got {self.cp!r}")
+        elif not self.cp >= 0:
+            raise ValueError(f"cp must be a non-negative number or 'auto'; got {self.cp!r}")
+        if isinstance(self.svm_gamma, str):
+            if self.svm_gamma not in ("scale", "auto"):
+                raise ValueError(f"svm_gamma must be 'scale', 'auto' or a positive number; got {self.svm_gamma!r}")
+        elif not self.svm_gamma > 0:
+            raise ValueError(f"svm_gamma must be 'scale', 'auto' or a positive number; got {self.svm_gamma!r}")
+        if not self.svm_C > 0:
+            raise ValueError(f"svm_C must be positive; got {self.svm_C}")
+        if self.min_split_size < 2:
+            raise ValueError(f"min_split_size must be at least 2; got {self.min_split_size}")
+        if self.max_nodes < 1:
+            raise ValueError(f"max_nodes must be at least 1; got {self.max_nodes}")
+        if self.max_depth is not None and self.max_depth < 0:
+            raise ValueError(f"max_depth must be None or >= 0; got {self.max_depth}")
+        if self.hv_mc_samples < 16:
+            raise ValueError(f"hv_mc_samples must be at least 16; got {self.hv_mc_samples}")
+        if self.n_candidates < 1:
+            raise ValueError(f"n_candidates must be positive; got {self.n_candidates}")
+
+    def replace(self, **changes) -> "LaMOOConfig":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown config option(s) {sorted(unknown)}; known: {[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def use_exact_hv(self, n_obj: int) -> bool:
+        if self.node_hv == "exact":
+            return True
+        if self.node_hv == "mc":
+            return False
+        return n_obj <= 3
+
+
+def level_capacities(n_samples: int, config: LaMOOConfig) -> list[int]:
+    """Static upper bounds on the number of samples a node can hold at each splittable depth.
+
+    With label assignment, the good child of a node of n samples gets floor(n/2) + 1 and the bad
+    child the rest, so capacities shrink geometrically; with prediction assignment any child may
+    keep all samples. The list ends at the deepest level whose capacity can still exceed
+    `min_split_size` (or at `max_depth`).
+    """
+    capacities = []
+    cap = n_samples
+    depth = 0
+    while cap > config.min_split_size and (config.max_depth is None or depth <= config.max_depth):
+        capacities.append(cap)
+        if config.assign_by == "label":
+            cap = cap // 2 + 1
+        depth += 1
+        if config.assign_by == "prediction" and config.max_depth is None:
+            # Unbounded children: bound the depth by the node cap of a balanced tree instead.
+            if 2 ** (depth + 1) - 1 > config.max_nodes or depth >= _balanced_depth(n_samples, config):
+                break
+    return capacities
+
+
+def _balanced_depth(n_samples: int, config: LaMOOConfig) -> int:
+    depth, cap = 0, n_samples
+    while cap > config.min_split_size:
+        cap = cap // 2 + 1
+        depth += 1
+    return max(depth, 1)
