@@ -104,14 +104,31 @@ class Selection(NamedTuple):
     ucb: jax.Array
 
 
-def select(key: jax.Array, tree: Tree, Y: jax.Array, mask: jax.Array, ref: jax.Array, cp: jax.Array, *, strategy: str, exact_hv: bool, hv_mc_samples: int) -> Selection:
-    """Value every node, compute UCB and select a leaf (one seed)."""
+def select(
+    key: jax.Array,
+    tree: Tree,
+    Y: jax.Array,
+    mask: jax.Array,
+    ref: jax.Array,
+    cp: float | str,
+    *,
+    strategy: str,
+    exact_hv: bool,
+    hv_mc_samples: int,
+) -> Selection:
+    """Value every node, compute UCB and select a leaf (one seed).
+
+    `cp` is an absolute exploration constant, or "auto": 10% of the hypervolume of all samples
+    (the root's value, since the root holds every sample), the paper's rule when the maximum
+    hypervolume is unknown.
+    """
     members = node_member_matrix(tree)
     if exact_hv:
         node_hv = node_hypervolumes_exact(members, Y, ref)
     else:
         node_hv = node_hypervolumes_mc(key, members, Y, mask, ref, hv_mc_samples)
     node_hv = jnp.where(tree.exists, node_hv, 0.0)
-    ucb = ucb_values(tree, node_hv, cp)
+    cp_value = 0.1 * node_hv[0] if cp == "auto" else jnp.float32(cp)
+    ucb = ucb_values(tree, node_hv, cp_value)
     leaf = select_leaf(tree, ucb, strategy)
     return Selection(leaf=leaf, region=region_of(tree, leaf), leaf_mask=members[leaf], node_hv=node_hv, ucb=ucb)

@@ -1,0 +1,220 @@
+"""`optimize`: the user-facing entry point, with argument checking and a numpy `Result`."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lamoo_jax.config import LaMOOConfig
+from lamoo_jax.loop import RunSpec, run_batch
+from lamoo_jax.metrics import log_hv_difference
+from lamoo_jax.problem import Problem
+
+
+@dataclasses.dataclass
+class Result:
+    """Results of a batch of runs (numpy arrays; leading axis = seeds).
+
+    Attributes:
+        seeds: int[S] the seeds, in order.
+        X: [S, budget, d] samples in evaluation order (space dtype).
+        Y: float[S, budget, M] objective values in the problem's own units and directions.
+        hv_history: float[S, budget] hypervolume of all samples after each evaluation.
+        pareto_mask: bool[S, budget] the non-dominated samples of each run.
+        diagnostics: dict of int/float[S, n_iterations] per-iteration diagnostics (tree size,
+            number of leaves, selected leaf id, depth and size, relaxation level of the region the
+            sampler used, largest node hypervolume).
+        problem_name, sampler, partition, budget, n_init, batch_size, config: what was run.
+        max_hv: the problem's maximum hypervolume, if known.
+        compile_seconds, run_seconds: wall time of compilation and of the compiled run.
+    """
+
+    seeds: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    hv_history: np.ndarray
+    pareto_mask: np.ndarray
+    diagnostics: dict[str, np.ndarray]
+    problem_name: str
+    sampler: str
+    partition: bool
+    budget: int
+    n_init: int
+    batch_size: int
+    config: LaMOOConfig
+    max_hv: float | None
+    compile_seconds: float
+    run_seconds: float
+
+    @property
+    def final_hv(self) -> np.ndarray:
+        return self.hv_history[:, -1]
+
+    def log_hv_difference(self) -> np.ndarray:
+        """float[S, budget] log10(max_hv - hv_history); requires a known `max_hv`."""
+        if self.max_hv is None:
+            raise ValueError(f"problem {self.problem_name!r} has no known max_hv")
+        return log_hv_difference(self.hv_history, self.max_hv)
+
+    def to_npz_dict(self) -> dict[str, Any]:
+        out = {
+            "seeds": self.seeds,
+            "X": self.X,
+            "Y": self.Y,
+            "hv_history": self.hv_history,
+            "pareto_mask": self.pareto_mask,
+            "problem_name": np.asarray(self.problem_name),
+            "sampler": np.asarray(self.sampler),
+            "partition": np.asarray(self.partition),
+            "budget": np.asarray(self.budget),
+            "n_init": np.asarray(self.n_init),
+            "batch_size": np.asarray(self.batch_size),
+            "max_hv": np.asarray(np.nan if self.max_hv is None else self.max_hv),
+        }
+        out.update({f"diag_{k}": v for k, v in self.diagnostics.items()})
+        return out
+
+
+def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None):
+    """The inner sampler registered under `name` ("random", "cmaes", "qehvi")."""
+    options = dict(options or {})
+    if name == "random":
+        from lamoo_jax.samplers.random import RandomSampler
+
+        options.setdefault("n_candidates", config.n_candidates)
+        return RandomSampler(**options)
+    if name == "cmaes":
+        from lamoo_jax.samplers.cmaes import CMAESSampler
+
+        options.setdefault("n_candidates", config.n_candidates)
+        return CMAESSampler(**options)
+    if name == "qehvi":
+        from lamoo_jax.samplers.qehvi import QEHVISampler
+
+        return QEHVISampler(**options)
+    raise ValueError(f"unknown sampler {name!r}; choose one of 'random', 'cmaes', 'qehvi'")
+
+
+def seed_list(seeds: int | Sequence[int]) -> np.ndarray:
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count or a sequence of ints; got {seeds}")
+        return np.arange(int(seeds))
+    values = np.asarray(list(seeds))
+    if values.ndim != 1 or values.size == 0 or not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"seeds must be a positive count or a non-empty sequence of ints; got {seeds!r}")
+    if np.any(values < 0):
+        raise ValueError("seeds must be non-negative")
+    return values.astype(np.int64)
+
+
+def seed_keys(seeds: np.ndarray) -> jax.Array:
+    """One PRNG key per seed; a seed's key does not depend on the other seeds of the batch."""
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+
+
+def check_problem(problem: Problem) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a lamoo_jax.Problem; got {type(problem).__name__}")
+    ref = np.asarray(problem.ref_point, dtype=np.float64)
+    if ref.shape != (problem.n_obj,):
+        raise ValueError(f"reference point has shape {ref.shape}, expected ({problem.n_obj},)")
+    probe = problem.space.sample(jax.random.key(0), 2)
+    Y = np.asarray(problem.evaluate(probe))
+    if Y.ndim != 2 or Y.shape[1] != problem.n_obj:
+        raise ValueError(
+            f"problem {problem.name!r} returns objectives of shape {Y.shape[1:]} per point but its "
+            f"reference point has {problem.n_obj} entries"
+        )
+
+
+def optimize(
+    problem: Problem,
+    *,
+    budget: int,
+    n_init: int = 10,
+    batch_size: int = 5,
+    sampler: str = "random",
+    partition: bool = True,
+    seeds: int | Sequence[int] = 1,
+    config: LaMOOConfig | None = None,
+    sampler_options: dict | None = None,
+) -> Result:
+    """Run LaMOO (or, with `partition=False`, the bare inner sampler) for a batch of seeds.
+
+    Args:
+        problem: the problem (see `lamoo_jax.Problem`); e.g. `benchmarks.get_problem("branin_currin")`.
+        budget: total number of evaluations per seed, including the initial design.
+        n_init: number of initial uniform samples.
+        batch_size: q, points proposed per iteration.
+        sampler: inner sampler, "random", "cmaes" or "qehvi".
+        partition: False runs the same sampler on the whole space (the baseline).
+        seeds: an int n (seeds 0..n-1) or a sequence of ints; a seed's run is the same whatever
+            batch it is part of.
+        config: `LaMOOConfig` (defaults as the reference implementation).
+        sampler_options: keyword options of the sampler.
+
+    Returns:
+        A `Result` whose `Y` is in the problem's own units and directions.
+    """
+    check_problem(problem)
+    config = config or LaMOOConfig()
+    if not isinstance(config, LaMOOConfig):
+        raise TypeError(f"config must be a LaMOOConfig; got {type(config).__name__}")
+    for name, value in (("budget", budget), ("n_init", n_init), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if budget < n_init:
+        raise ValueError(f"budget ({budget}) must be at least n_init ({n_init})")
+    if problem.space.is_finite and budget > problem.space.cardinality:
+        raise ValueError(f"budget ({budget}) exceeds the number of distinct points in the space ({problem.space.cardinality})")
+    seeds_array = seed_list(seeds)
+    spec = RunSpec(
+        budget=int(budget),
+        n_init=int(n_init),
+        batch_size=int(batch_size),
+        partition=bool(partition),
+        config=config,
+        sampler=make_sampler(sampler, config, sampler_options),
+    )
+    keys = seed_keys(seeds_array)
+    start = time.perf_counter()
+    compiled = run_batch.lower(keys, problem, spec).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(keys, problem))
+    run_seconds = time.perf_counter() - start
+
+    if bool(np.any(np.asarray(out.non_finite))):
+        bad = seeds_array[np.asarray(out.non_finite)]
+        raise FloatingPointError(f"problem {problem.name!r} returned NaN or inf objective values (seeds {bad.tolist()})")
+    if int(np.max(np.asarray(out.invalid))) > 0:
+        raise RuntimeError(
+            "the sampler could not find enough new points (the finite space is nearly exhausted or "
+            "the candidate pool is too small); increase config.n_candidates or lower the budget"
+        )
+    signs = np.asarray(problem.directions, dtype=np.float32)
+    diagnostics = {name: np.asarray(value) for name, value in out.info._asdict().items()}
+    return Result(
+        seeds=seeds_array,
+        X=np.asarray(out.X),
+        Y=np.asarray(out.Y) * signs,
+        hv_history=np.asarray(out.hv_history, dtype=np.float64),
+        pareto_mask=np.asarray(out.pareto_mask),
+        diagnostics=diagnostics,
+        problem_name=problem.name,
+        sampler=sampler,
+        partition=bool(partition),
+        budget=int(budget),
+        n_init=int(n_init),
+        batch_size=int(batch_size),
+        config=config,
+        max_hv=problem.max_hv,
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+    )
