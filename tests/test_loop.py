@@ -1,0 +1,132 @@
+"""The compiled loop end to end: determinism, batching, HV history, regions, finite spaces, errors."""
+
+import jax
+import jax.numpy as jnp
+import moocore
+import numpy as np
+import pytest
+
+from lamoo_jax import Box, Categorical, Problem
+from lamoo_jax.api import optimize
+from lamoo_jax.config import LaMOOConfig, level_capacities
+from lamoo_jax.mcts import region_of
+from lamoo_jax.samplers.base import ProposalContext
+from lamoo_jax.samplers.random import RandomSampler
+from lamoo_jax.tree import build_tree
+
+
+def _zdt1_like(data, x):
+    g = 1.0 + 9.0 * jnp.mean(x[1:])
+    f1 = x[0]
+    return jnp.stack([f1, g * (1.0 - jnp.sqrt(f1 / g))])
+
+
+TOY = Problem.create(space=Box.create([0.0] * 3, [1.0] * 3), evaluate_fn=_zdt1_like, ref_point=[1.1, 11.0], name="toy")
+CONFIG = LaMOOConfig(svm_kernel="rbf", n_candidates=256)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return optimize(TOY, budget=40, n_init=10, batch_size=5, seeds=[0, 1, 2], config=CONFIG)
+
+
+def test_shapes_and_units(batch):
+    assert batch.X.shape == (3, 40, 3)
+    assert batch.Y.shape == (3, 40, 2)
+    assert batch.hv_history.shape == (3, 40)
+    assert batch.pareto_mask.shape == (3, 40)
+    assert batch.diagnostics["tree_nodes"].shape == (3, 6)
+    recomputed = np.asarray(jax.vmap(TOY.evaluate)(jnp.asarray(batch.X)))
+    np.testing.assert_allclose(batch.Y, recomputed, rtol=1e-6)
+    assert np.all((batch.X >= 0) & (batch.X <= 1))
+
+
+def test_hv_history_is_monotone_and_matches_moocore(batch):
+    ref = np.asarray(TOY.ref_point)
+    assert np.all(np.diff(batch.hv_history, axis=1) >= -1e-6)
+    for s in range(3):
+        for i in (0, 9, 25, 39):
+            expected = moocore.hypervolume(batch.Y[s, : i + 1].astype(np.float64), ref=ref)
+            assert batch.hv_history[s, i] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_pareto_mask_matches_brute_force(batch):
+    for s in range(3):
+        Y = batch.Y[s]
+        dominated = np.array([np.any(np.all(Y <= y, 1) & np.any(Y < y, 1)) for y in Y])
+        assert np.array_equal(batch.pareto_mask[s], ~dominated)
+
+
+def test_same_seed_same_result_batched_or_alone(batch):
+    alone = optimize(TOY, budget=40, n_init=10, batch_size=5, seeds=[2], config=CONFIG)
+    np.testing.assert_array_equal(alone.X[0], batch.X[2])
+    np.testing.assert_array_equal(alone.hv_history[0], batch.hv_history[2])
+    assert not np.array_equal(batch.X[0], batch.X[1])
+
+
+def test_tree_grows_and_regions_are_used(batch):
+    diag = batch.diagnostics
+    assert diag["tree_nodes"].max() >= 3
+    assert np.all(diag["region_level"] <= diag["leaf_depth"])
+    assert np.all(diag["leaf_size"] >= 1)
+
+
+def test_random_sampler_stays_in_region_or_documented_relaxation():
+    rng = np.random.default_rng(0)
+    n, capacity = 60, 60
+    X = rng.uniform(size=(capacity, 2)).astype(np.float32)
+    Y = np.stack([X[:, 0], 1 - X[:, 0] ** 0.5 + X[:, 1]], 1).astype(np.float32)
+    mask = np.ones(capacity, bool)
+    config = LaMOOConfig(svm_kernel="rbf")
+    space = Box.create([0, 0], [1, 1])
+    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(capacity, config)))
+    deepest = int(np.flatnonzero(np.asarray(tree.is_leaf))[-1])
+    region = region_of(tree, jnp.int32(deepest))
+    assert int(region.length) >= 1
+    context = ProposalContext(
+        X=jnp.asarray(X), Y=jnp.asarray(Y), mask=jnp.asarray(mask), leaf_mask=jnp.asarray(mask),
+        ref_point=jnp.asarray([1.1, 2.1]), region=region, space=space,
+    )
+    for n_candidates, q in ((2000, 5), (8, 5)):
+        proposal, _ = RandomSampler(n_candidates=n_candidates).propose(jax.random.key(3), (), context, q)
+        depth = np.asarray(region.depth_satisfied(space.features(proposal.X)))
+        level = int(proposal.level)
+        assert np.all(depth >= level)
+        assert np.all(np.asarray(proposal.valid))
+        assert len({tuple(row) for row in np.asarray(proposal.X)}) == q
+        if n_candidates == 2000:
+            assert level == int(region.length)
+
+
+def test_finite_space_never_repeats_a_point():
+    space = Categorical.create((3, 3, 3))
+
+    def evaluate(data, x):
+        x = x.astype(jnp.float32)
+        return jnp.stack([x[0] + 0.1 * x[1], 2.0 - x[0] + 0.1 * x[2]])
+
+    problem = Problem.create(space=space, evaluate_fn=evaluate, ref_point=[3.0, 3.0], name="tiny")
+    result = optimize(problem, budget=27, n_init=7, batch_size=5, seeds=2, config=LaMOOConfig(min_split_size=5, svm_kernel="rbf", n_candidates=512))
+    for s in range(2):
+        rows = {tuple(r) for r in result.X[s]}
+        assert len(rows) == 27  # the whole space, each point once
+
+
+def test_bad_input_is_rejected_clearly():
+    with pytest.raises(ValueError, match="budget .* at least n_init"):
+        optimize(TOY, budget=5, n_init=10)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        optimize(TOY, budget=20, sampler="nope")
+    with pytest.raises(ValueError, match="unknown svm_kernel"):
+        LaMOOConfig(svm_kernel="sigmoid")
+    wrong_ref = Problem.create(space=TOY.space, evaluate_fn=_zdt1_like, ref_point=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="reference point has 3 entries"):
+        optimize(wrong_ref, budget=20)
+
+    def nan_after_half(data, x):
+        y = _zdt1_like(data, x)
+        return jnp.where(x[0] > 0.5, jnp.nan, y)
+
+    nan_problem = Problem.create(space=TOY.space, evaluate_fn=nan_after_half, ref_point=[1.1, 11.0], name="nan")
+    with pytest.raises(FloatingPointError, match="NaN"):
+        optimize(nan_problem, budget=20, config=CONFIG)

@@ -1,0 +1,152 @@
+"""Partition tree and MCTS: invariants, the reference's split rule, UCB and selection."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kernels import svm
+from lamoo_jax import mcts
+from lamoo_jax.config import LaMOOConfig, level_capacities
+from lamoo_jax.tree import build_tree, node_members
+
+
+def _brute_dominance_count(Y):
+    le = np.all(Y[:, None, :] <= Y[None, :, :], axis=-1)
+    lt = np.any(Y[:, None, :] < Y[None, :, :], axis=-1)
+    return (le & lt).sum(axis=0)
+
+
+def _samples(seed, n_valid, capacity, d=3, m=2):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(capacity, d)).astype(np.float32)
+    f1 = X[:, 0]
+    f2 = 1 - np.sqrt(X[:, 0]) + 2 * np.sum((X[:, 1:] - 0.5) ** 2, axis=1)
+    Y = np.stack([f1, f2], axis=1)[:, :m].astype(np.float32)
+    mask = np.arange(capacity) < n_valid
+    return X, Y, mask
+
+
+@pytest.fixture(scope="module", params=["label", "prediction"])
+def built(request):
+    config = LaMOOConfig(svm_kernel="rbf", assign_by=request.param)
+    capacity = 80
+    X, Y, mask = _samples(0, 70, capacity)
+    capacities = tuple(level_capacities(capacity, config))
+    tree = jax.jit(lambda f, y, m: build_tree(f, y, m, config, capacities))(X, Y, mask)
+    return config, X, Y, mask, tree
+
+
+def test_every_sample_in_exactly_one_existing_leaf(built):
+    _, _, _, mask, tree = built
+    node_of_sample = np.asarray(tree.node_of_sample)
+    assert np.all(node_of_sample[~mask] == -1)
+    leaves = np.asarray(tree.is_leaf)
+    assert np.all(leaves[node_of_sample[mask]])
+    members = np.asarray(mcts.node_member_matrix(tree))
+    leaf_members = members[leaves]
+    assert np.array_equal(leaf_members.sum(axis=0), mask.astype(int))
+
+
+def test_children_partition_their_parent(built):
+    _, _, _, mask, tree = built
+    members = np.asarray(mcts.node_member_matrix(tree))
+    exists, is_leaf = np.asarray(tree.exists), np.asarray(tree.is_leaf)
+    n_samples = np.asarray(tree.n_samples)
+    assert np.array_equal(members[0], mask)
+    internal = np.flatnonzero(exists & ~is_leaf)
+    assert internal.size >= 1, "70 samples must give at least one split"
+    for node in internal:
+        good, bad = members[2 * node + 1], members[2 * node + 2]
+        assert not np.any(good & bad)
+        assert np.array_equal(good | bad, members[node])
+        assert good.any() and bad.any()
+        assert n_samples[node] == members[node].sum() == n_samples[2 * node + 1] + n_samples[2 * node + 2]
+    assert int(tree.n_nodes) <= 50
+
+
+def test_root_split_follows_the_dominance_rank(built):
+    config, X, Y, mask, tree = built
+    if config.assign_by != "label":
+        pytest.skip("the rank rule fixes the children only under label assignment")
+    if not bool(tree.exists[1]):
+        pytest.skip("root was not split")
+    valid = np.flatnonzero(mask)
+    counts = _brute_dominance_count(Y[valid])
+    order = np.argsort(counts, kind="stable")
+    n_good = len(valid) // 2 + 1
+    expected_good = np.zeros(len(mask), bool)
+    expected_good[valid[order[:n_good]]] = True
+    members = np.asarray(mcts.node_member_matrix(tree))
+    assert np.array_equal(members[1], expected_good)
+
+
+def test_prediction_assignment_matches_the_classifiers(built):
+    config, X, Y, mask, tree = built
+    if config.assign_by != "prediction":
+        pytest.skip("only under prediction assignment")
+    members = np.asarray(mcts.node_member_matrix(tree))
+    root_model = jax.tree_util.tree_map(lambda a: a[0], tree.models[0])
+    predicted = np.asarray(svm.predict(root_model, jnp.asarray(X)))
+    assert np.array_equal(members[1], predicted & mask)
+    # And every leaf's samples satisfy every constraint of the leaf's region.
+    for leaf in np.flatnonzero(np.asarray(tree.is_leaf)):
+        region = mcts.region_of(tree, jnp.int32(leaf))
+        depth = np.asarray(region.depth_satisfied(jnp.asarray(X)))
+        assert np.all(depth[members[leaf]] == int(region.length))
+
+
+def test_small_nodes_are_not_split_and_node_cap_holds():
+    X, Y, mask = _samples(1, 15, 40)
+    config = LaMOOConfig(svm_kernel="rbf")
+    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
+    assert int(tree.n_nodes) == 1
+    X, Y, mask = _samples(2, 200, 200)
+    capped = LaMOOConfig(svm_kernel="rbf", max_nodes=5)
+    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), capped, tuple(level_capacities(200, capped)))
+    assert 3 <= int(tree.n_nodes) <= 5
+
+
+def test_one_class_node_is_not_split():
+    # All samples identical in objectives: every dominance number is 0; labels still split by
+    # rank, but identical features make the SVM unable to predict both classes.
+    X = np.full((40, 2), 0.5, np.float32)
+    Y = np.ones((40, 2), np.float32)
+    mask = np.ones(40, bool)
+    config = LaMOOConfig(svm_kernel="rbf")
+    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
+    assert int(tree.n_nodes) == 1
+
+
+def test_ucb_and_selection(built):
+    config, X, Y, mask, tree = built
+    ref = jnp.asarray([1.5, 3.0], jnp.float32)
+    selection = mcts.select(jax.random.key(0), tree, jnp.asarray(Y), jnp.asarray(mask), ref, 0.05, strategy="leaf", exact_hv=True, hv_mc_samples=1024)
+    exists = np.asarray(tree.exists)
+    n = np.asarray(tree.n_samples).astype(float)
+    hv = np.asarray(selection.node_hv)
+    ids = np.arange(len(n))
+    parent = np.maximum((ids - 1) // 2, 0)
+    expected = hv + 2 * 0.05 * np.sqrt(2 * np.log(np.maximum(n[parent], 1)) / np.maximum(n, 1))
+    ucb = np.asarray(selection.ucb)
+    np.testing.assert_allclose(ucb[exists], expected[exists], rtol=1e-5)
+    leaves = np.flatnonzero(np.asarray(tree.is_leaf))
+    assert int(selection.leaf) == leaves[np.argmax(ucb[leaves])]
+    assert np.array_equal(np.asarray(selection.leaf_mask), np.asarray(node_members(tree, selection.leaf, tree.n_levels)))
+
+    path = mcts.select_leaf(tree, selection.ucb, "path")
+    node = 0
+    is_leaf = np.asarray(tree.is_leaf)
+    while not is_leaf[node]:
+        node = 2 * node + 1 if ucb[2 * node + 1] >= ucb[2 * node + 2] else 2 * node + 2
+    assert int(path) == node
+
+
+def test_monte_carlo_node_values_agree_with_exact(built):
+    _, X, Y, mask, tree = built
+    ref = jnp.asarray([1.5, 3.0], jnp.float32)
+    members = mcts.node_member_matrix(tree)
+    exact = np.asarray(mcts.node_hypervolumes_exact(members, jnp.asarray(Y), ref))
+    approx = np.asarray(mcts.node_hypervolumes_mc(jax.random.key(1), members, jnp.asarray(Y), jnp.asarray(mask), ref, 200_000))
+    exists = np.asarray(tree.exists)
+    np.testing.assert_allclose(approx[exists], exact[exists], rtol=0.02, atol=1e-3)
