@@ -24,6 +24,7 @@ hold plain Python containers load. torch is not needed.
 
 from __future__ import annotations
 
+import collections
 import io
 import pickle
 import zipfile
@@ -69,7 +70,7 @@ def _numpy_scalar(dtype: Any, raw: Any = None) -> int | float | bool:
 
 
 _BASE_ALLOWED: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): __import__("collections").OrderedDict,
+    ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex,
