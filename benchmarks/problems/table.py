@@ -9,7 +9,10 @@ Entry points:
 - `table_problem(path, objectives={...}, ...)`: from a user's `.csv`, `.npz` or `.npy` file.
 - `nasbench301_sample(data_dir=None)`, `nasbench101_sample(data_dir=None)`: the NASLib zero-cost
   SAMPLES of NAS-Bench-301 (725 DARTS genotypes) and NAS-Bench-101 (500 cells). These are small
-  samples of those spaces, not the full benchmarks.
+  samples of those spaces, not the full benchmarks. Their data directory is resolved by
+  `benchmarks.data.locate.resolve_data_dir` (`data_dir` argument, else `$LAMOO_JAX_DATA`, else the
+  user cache `~/.cache/lamoo-jax`); a missing file raises `DataNotFoundError` (a FileNotFoundError)
+  naming the file, the directory searched and the file's source (repository, commit, path).
 
 Conventions shared with `benchmarks.problems.nasbench_graph`:
 
@@ -40,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.data.locate import ENV_VAR, DataNotFoundError, resolve_data_dir, user_cache_dir
 from lamoo_jax.problem import Problem, _parse_direction
 from lamoo_jax.spaces import FiniteSet
 
@@ -424,29 +428,13 @@ _SAMPLE_PRESETS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    try:
-        from benchmarks.data.locate import resolve_data_dir  # shared logic, when present
-    except ImportError:
-        resolve_data_dir = None
-    if resolve_data_dir is not None:
-        return Path(resolve_data_dir(data_dir))
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get("LAMOO_JAX_DATA")
-    if env:
-        return Path(env).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "lamoo-jax" / "data"
-
-
 def _sample_file(data_dir, parts: tuple[str, ...]) -> Path:
-    root = _resolve_data_dir(data_dir)
+    root, origin = resolve_data_dir(data_dir)
     path = root.joinpath(*parts)
     if not path.is_file():
-        raise ValueError(
-            f"missing data file {path} (data dir {root}: from the data_dir argument, else $LAMOO_JAX_DATA, "
-            f"else ~/.cache/lamoo-jax/data). Get {parts[-1]} from "
+        raise DataNotFoundError(
+            f"missing data file {path} (data directory {root}, from {origin}; resolution order: data_dir "
+            f"argument, then ${ENV_VAR}, then {user_cache_dir()}). Get {parts[-1]} from "
             + _SOURCE_HINT.format(name=parts[-1], where=path)
         )
     return path
