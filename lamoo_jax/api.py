@@ -80,7 +80,7 @@ class Result:
         return out
 
 
-def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None):
+def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None, *, batch_size: int = 5, partition: bool = True):
     """The inner sampler registered under `name` ("random", "cmaes", "qehvi")."""
     options = dict(options or {})
     if name == "random":
@@ -92,6 +92,10 @@ def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None):
         from lamoo_jax.samplers.cmaes import CMAESSampler
 
         options.setdefault("n_candidates", config.n_candidates)
+        options.setdefault("batch_size", batch_size)
+        # Under partitioning CMA-ES restarts from the selected leaf's best sample (as the
+        # reference); the baseline is plain CMA-ES carrying its own mean.
+        options.setdefault("recenter", partition)
         return CMAESSampler(**options)
     if name == "qehvi":
         from lamoo_jax.samplers.qehvi import QEHVISampler
@@ -180,7 +184,7 @@ def optimize(
         batch_size=int(batch_size),
         partition=bool(partition),
         config=config,
-        sampler=make_sampler(sampler, config, sampler_options),
+        sampler=make_sampler(sampler, config, sampler_options, batch_size=int(batch_size), partition=bool(partition)),
     )
     keys = seed_keys(seeds_array)
     start = time.perf_counter()
