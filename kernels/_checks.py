@@ -1,0 +1,92 @@
+"""Input validation shared by the kernels' Python-level entry points.
+
+Shape checks always run (shapes are static even under `jit`/`vmap`). Value checks (NaN/inf) run only
+when the array is concrete, i.e. not a JAX tracer, so the kernels stay jit-able and the compiled math
+stays pure. Rows excluded by a concrete `mask` may hold anything (fixed-size buffers often carry
+garbage in unused rows), so they are not checked for finiteness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_concrete(x: Any) -> bool:
+    """True when `x` holds actual values (not a tracer inside jit/vmap/grad)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def float_dtype() -> jnp.dtype:
+    """The working float dtype: float64 when jax x64 is enabled, float32 otherwise."""
+    return jnp.dtype(jnp.result_type(float))
+
+
+def _as_array(x: Any) -> Any:
+    if isinstance(x, (jax.Array, np.ndarray)):
+        return x
+    return np.asarray(x)
+
+
+def check_objectives(Y: Any, name: str = "Y") -> Any:
+    """Validate the shape of an objective matrix `[N, M]` (N >= 0, M >= 1); returns it as an array."""
+    Y = _as_array(Y)
+    if Y.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape [N, M] (one row per point), got shape {tuple(Y.shape)}")
+    if Y.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one objective (M >= 1), got shape {tuple(Y.shape)}")
+    if not (jnp.issubdtype(Y.dtype, jnp.floating) or jnp.issubdtype(Y.dtype, jnp.integer) or Y.dtype == bool):
+        raise ValueError(f"{name} must hold real numbers, got dtype {Y.dtype}")
+    return Y
+
+
+def check_mask(mask: Any, n: int, name: str = "mask") -> Any:
+    """Validate an optional row mask of shape `(n,)`; returns it as an array (or None)."""
+    if mask is None:
+        return None
+    mask = _as_array(mask)
+    if mask.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the {n} rows, got shape {tuple(mask.shape)}")
+    return mask
+
+
+def check_finite_rows(Y: Any, mask: Any, name: str = "Y") -> None:
+    """Raise if a valid row of a concrete `Y` holds NaN or +-inf (skipped when traced)."""
+    if not is_concrete(Y) or (mask is not None and not is_concrete(mask)):
+        return
+    values = np.asarray(Y)
+    if values.size == 0:
+        return
+    bad_rows = ~np.isfinite(values).all(axis=1)
+    if mask is not None:
+        bad_rows &= np.asarray(mask).astype(bool)
+    if bad_rows.any():
+        first = int(np.flatnonzero(bad_rows)[0])
+        raise ValueError(
+            f"{name} contains NaN or infinite values in {int(bad_rows.sum())} valid row(s) "
+            f"(first at row {first}: {values[first].tolist()}); mask such rows out or remove them"
+        )
+
+
+def check_reference(ref: Any, m: int, name: str = "ref") -> Any:
+    """Validate a reference point: shape `(m,)`, finite when concrete; returns it as an array."""
+    ref = _as_array(ref)
+    if ref.ndim != 1 or ref.shape[0] != m:
+        raise ValueError(
+            f"reference point {name} must have shape ({m},) to match the {m} objectives, got shape {tuple(ref.shape)}"
+        )
+    if is_concrete(ref) and not np.isfinite(np.asarray(ref)).all():
+        raise ValueError(f"reference point {name} must be finite, got {np.asarray(ref).tolist()}")
+    return ref
+
+
+def check_static_positive_int(value: Any, name: str) -> int:
+    """Validate a static (Python) positive integer argument such as a block or sample count."""
+    if isinstance(value, jax.core.Tracer) or not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a static positive Python int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)

@@ -1,0 +1,170 @@
+"""Pareto dominance kernels (minimisation).
+
+Conventions
+-----------
+- `Y` is `[N, M]`: N points (rows), M >= 1 objectives, all minimised.
+- Row `i` dominates row `j` when `Y[i] <= Y[j]` in every objective and `Y[i] < Y[j]` in at least one.
+  Equal rows (duplicates) therefore do not dominate each other.
+- `mask` is an optional boolean `(N,)` marking the real rows (None: all rows are real). Masked rows
+  neither dominate nor are dominated: their rows/columns of the dominance matrix are False, their
+  dominance count is defined as 0 and they are never reported as nondominated. Their values may be
+  anything, including NaN.
+
+All functions are pure and jit/vmap-able; the Python wrappers validate shapes always and values
+(NaN/inf in valid rows) only on concrete inputs.
+
+The dense functions build an `[N, N]` boolean matrix (memory O(N^2)). For large N use
+`dominance_count_blocked` / `nondominated_mask_blocked`, which process the candidates in blocks of
+`block_size` rows with `lax.map` and keep only an `[N, block_size]` intermediate alive, i.e. memory
+O(N * block_size) for M <= 32 (the objective loop is unrolled, so no `[N, block, M]` tensor is formed;
+for larger M the broadcast form uses O(N * block_size * M)).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
+
+__all__ = [
+    "dominance_matrix",
+    "dominance_count",
+    "nondominated_mask",
+    "dominance_count_blocked",
+    "nondominated_mask_blocked",
+    "DEFAULT_BLOCK_SIZE",
+]
+
+DEFAULT_BLOCK_SIZE = 64
+
+# Above this many objectives the per-objective loop is not unrolled (it would bloat the program);
+# the broadcast form is used instead, whose [P, Q, M] temporary XLA usually fuses away.
+_UNROLL_MAX_M = 32
+
+
+def _validate(Y, mask):
+    Y = check_objectives(Y)
+    mask = check_mask(mask, Y.shape[0])
+    check_finite_rows(Y, mask)
+    Y = jnp.asarray(Y)
+    valid = jnp.ones(Y.shape[0], dtype=bool) if mask is None else jnp.asarray(mask).astype(bool)
+    return Y, valid
+
+
+def _dominates(A: jax.Array, B: jax.Array) -> jax.Array:
+    """bool[P, Q]: A[p] dominates B[q] (minimisation). A: [P, M], B: [Q, M]."""
+    M = A.shape[1]
+    if M > _UNROLL_MAX_M:
+        a, b = A[:, None, :], B[None, :, :]
+        return jnp.all(a <= b, axis=-1) & jnp.any(a < b, axis=-1)
+    # Looping over objectives keeps every temporary [P, Q], so memory does not grow with M.
+    weakly_better = jnp.ones((A.shape[0], B.shape[0]), dtype=bool)
+    strictly_better_somewhere = jnp.zeros((A.shape[0], B.shape[0]), dtype=bool)
+    for m in range(M):
+        a, b = A[:, m][:, None], B[:, m][None, :]
+        weakly_better = weakly_better & (a <= b)
+        strictly_better_somewhere = strictly_better_somewhere | (a < b)
+    return weakly_better & strictly_better_somewhere
+
+
+def _dominated_by_count(candidates: jax.Array, dominators_t: jax.Array, valid: jax.Array) -> jax.Array:
+    """int32[Q]: how many valid dominators dominate each candidate row.
+
+    candidates: [Q, M]; dominators_t: [M, P] (transposed so the reduction runs along the contiguous
+    axis, which is several times faster on CPU than reducing over the leading axis); valid: [P].
+    """
+    M = candidates.shape[1]
+    if M > _UNROLL_MAX_M:
+        a, b = dominators_t.T[None, :, :], candidates[:, None, :]
+        dominated = jnp.all(a <= b, axis=-1) & jnp.any(a < b, axis=-1)
+    else:
+        shape = (candidates.shape[0], dominators_t.shape[1])
+        weakly_better = jnp.ones(shape, dtype=bool)
+        strictly_better_somewhere = jnp.zeros(shape, dtype=bool)
+        for m in range(M):
+            a, b = dominators_t[m][None, :], candidates[:, m][:, None]
+            weakly_better = weakly_better & (a <= b)
+            strictly_better_somewhere = strictly_better_somewhere | (a < b)
+        dominated = weakly_better & strictly_better_somewhere
+    return jnp.sum(dominated & valid[None, :], axis=1, dtype=jnp.int32)
+
+
+@jax.jit
+def _dominance_matrix(Y, valid):
+    return _dominates(Y, Y) & valid[:, None] & valid[None, :]
+
+
+@jax.jit
+def _dominance_count(Y, valid):
+    counts = _dominated_by_count(Y, Y.T, valid)
+    return jnp.where(valid, counts, 0)
+
+
+def dominance_matrix(Y, mask=None) -> jax.Array:
+    """bool[N, N] with `[i, j]` True when valid row i dominates valid row j.
+
+    Args:
+      Y: `[N, M]` objective values (minimised).
+      mask: optional bool `(N,)`; False rows are excluded (their rows and columns are all False).
+    """
+    Y, valid = _validate(Y, mask)
+    return _dominance_matrix(Y, valid)
+
+
+def dominance_count(Y, mask=None) -> jax.Array:
+    """int32[N]: for each row, how many valid rows dominate it (LaMOO's dominance number).
+
+    Masked rows are not counted as dominators, and their own count is defined as 0.
+    Dense: builds an `[N, N]` intermediate; see `dominance_count_blocked` for large N.
+    """
+    Y, valid = _validate(Y, mask)
+    return _dominance_count(Y, valid)
+
+
+def nondominated_mask(Y, mask=None) -> jax.Array:
+    """bool[N]: True for valid rows that no valid row dominates (False for masked rows)."""
+    Y, valid = _validate(Y, mask)
+    return valid & (_dominance_count(Y, valid) == 0)
+
+
+@partial(jax.jit, static_argnames=("block_size",))
+def _dominance_count_blocked(Y, valid, block_size):
+    n, _ = Y.shape
+    block = min(block_size, max(n, 1))
+    n_blocks = max(1, math.ceil(n / block))
+    padded = n_blocks * block
+    # Padding rows are candidates only (they are never dominators), so their value is irrelevant;
+    # their counts are sliced away below.
+    Y_candidates = jnp.pad(Y, ((0, padded - n), (0, 0)))
+    # Invalid rows (possibly NaN) are set to +inf so they cannot dominate; they are also masked.
+    dominators_t = jnp.where(valid[:, None], Y, jnp.inf).T
+
+    def count_block(start):
+        candidates = lax.dynamic_slice_in_dim(Y_candidates, start, block, axis=0)
+        return _dominated_by_count(candidates, dominators_t, valid)
+
+    counts = lax.map(count_block, jnp.arange(n_blocks) * block).reshape(padded)[:n]
+    return jnp.where(valid, counts, 0)
+
+
+def dominance_count_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) -> jax.Array:
+    """int32[N], identical to `dominance_count`, in O(N * block_size) memory.
+
+    The candidate rows are processed `block_size` at a time (N padded up to a multiple of the
+    block); each block is compared against all N rows. Time is O(N^2 M) either way.
+    """
+    block_size = check_static_positive_int(block_size, "block_size")
+    Y, valid = _validate(Y, mask)
+    return _dominance_count_blocked(Y, valid, block_size)
+
+
+def nondominated_mask_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) -> jax.Array:
+    """bool[N], identical to `nondominated_mask`, in O(N * block_size) memory."""
+    block_size = check_static_positive_int(block_size, "block_size")
+    Y, valid = _validate(Y, mask)
+    return valid & (_dominance_count_blocked(Y, valid, block_size) == 0)
