@@ -58,7 +58,7 @@ def check_finite_rows(Y: Any, mask: Any, name: str = "Y") -> None:
     if not is_concrete(Y) or (mask is not None and not is_concrete(mask)):
         return
     values = np.asarray(Y)
-    if values.size == 0:
+    if values.size == 0 or np.isfinite(values).all():
         return
     bad_rows = ~np.isfinite(values).all(axis=1)
     if mask is not None:

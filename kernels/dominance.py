@@ -51,9 +51,12 @@ def _validate(Y, mask):
     Y = check_objectives(Y)
     mask = check_mask(mask, Y.shape[0])
     check_finite_rows(Y, mask)
-    Y = jnp.asarray(Y)
-    valid = jnp.ones(Y.shape[0], dtype=bool) if mask is None else jnp.asarray(mask).astype(bool)
-    return Y, valid
+    # Conversions happen inside the jitted functions: eager jnp calls cost tens of microseconds each.
+    return Y, mask
+
+
+def _valid_rows(Y, mask):
+    return jnp.ones(Y.shape[0], dtype=bool) if mask is None else mask.astype(bool)
 
 
 def _dominates(A: jax.Array, B: jax.Array) -> jax.Array:
@@ -95,14 +98,26 @@ def _dominated_by_count(candidates: jax.Array, dominators_t: jax.Array, valid: j
 
 
 @jax.jit
-def _dominance_matrix(Y, valid):
+def _dominance_matrix(Y, mask):
+    valid = _valid_rows(Y, mask)
     return _dominates(Y, Y) & valid[:, None] & valid[None, :]
 
 
 @jax.jit
-def _dominance_count(Y, valid):
+def _dominance_count(Y, mask):
+    valid = _valid_rows(Y, mask)
     counts = _dominated_by_count(Y, Y.T, valid)
     return jnp.where(valid, counts, 0)
+
+
+@jax.jit
+def _nondominated_mask(Y, mask):
+    return _valid_rows(Y, mask) & (_dominance_count(Y, mask) == 0)
+
+
+@partial(jax.jit, static_argnames=("block_size",))
+def _nondominated_mask_blocked(Y, mask, block_size):
+    return _valid_rows(Y, mask) & (_dominance_count_blocked(Y, mask, block_size) == 0)
 
 
 def dominance_matrix(Y, mask=None) -> jax.Array:
@@ -112,8 +127,8 @@ def dominance_matrix(Y, mask=None) -> jax.Array:
       Y: `[N, M]` objective values (minimised).
       mask: optional bool `(N,)`; False rows are excluded (their rows and columns are all False).
     """
-    Y, valid = _validate(Y, mask)
-    return _dominance_matrix(Y, valid)
+    Y, mask = _validate(Y, mask)
+    return _dominance_matrix(Y, mask)
 
 
 def dominance_count(Y, mask=None) -> jax.Array:
@@ -122,18 +137,19 @@ def dominance_count(Y, mask=None) -> jax.Array:
     Masked rows are not counted as dominators, and their own count is defined as 0.
     Dense: builds an `[N, N]` intermediate; see `dominance_count_blocked` for large N.
     """
-    Y, valid = _validate(Y, mask)
-    return _dominance_count(Y, valid)
+    Y, mask = _validate(Y, mask)
+    return _dominance_count(Y, mask)
 
 
 def nondominated_mask(Y, mask=None) -> jax.Array:
     """bool[N]: True for valid rows that no valid row dominates (False for masked rows)."""
-    Y, valid = _validate(Y, mask)
-    return valid & (_dominance_count(Y, valid) == 0)
+    Y, mask = _validate(Y, mask)
+    return _nondominated_mask(Y, mask)
 
 
 @partial(jax.jit, static_argnames=("block_size",))
-def _dominance_count_blocked(Y, valid, block_size):
+def _dominance_count_blocked(Y, mask, block_size):
+    valid = _valid_rows(Y, mask)
     n, _ = Y.shape
     block = min(block_size, max(n, 1))
     n_blocks = max(1, math.ceil(n / block))
@@ -159,12 +175,12 @@ def dominance_count_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) 
     block); each block is compared against all N rows. Time is O(N^2 M) either way.
     """
     block_size = check_static_positive_int(block_size, "block_size")
-    Y, valid = _validate(Y, mask)
-    return _dominance_count_blocked(Y, valid, block_size)
+    Y, mask = _validate(Y, mask)
+    return _dominance_count_blocked(Y, mask, block_size)
 
 
 def nondominated_mask_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) -> jax.Array:
     """bool[N], identical to `nondominated_mask`, in O(N * block_size) memory."""
     block_size = check_static_positive_int(block_size, "block_size")
-    Y, valid = _validate(Y, mask)
-    return valid & (_dominance_count_blocked(Y, valid, block_size) == 0)
+    Y, mask = _validate(Y, mask)
+    return _nondominated_mask_blocked(Y, mask, block_size)

@@ -1,0 +1,146 @@
+"""Dominance kernels vs an independent brute-force numpy reference."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels.dominance import (
+    dominance_count,
+    dominance_count_blocked,
+    dominance_matrix,
+    nondominated_mask,
+    nondominated_mask_blocked,
+)
+
+
+def brute_force_matrix(Y, mask):
+    """[i, j]: valid row i dominates valid row j, by explicit double loop."""
+    n = len(Y)
+    D = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if mask[i] and mask[j]:
+                D[i, j] = all(Y[i] <= Y[j]) and any(Y[i] < Y[j])
+    return D
+
+
+@st.composite
+def fronts(draw, max_n=24, max_m=4):
+    """Small integer-valued fronts (many ties and duplicates) in a fixed-size buffer with a mask.
+
+    The buffer always has `max_n` rows (unused rows hold garbage and are masked), as callers use
+    the kernels, and so that examples share compiled programs.
+    """
+    n = draw(st.integers(0, max_n))
+    m = draw(st.integers(1, max_m))
+    values = draw(st.lists(st.integers(0, 3), min_size=max_n * m, max_size=max_n * m))
+    Y = np.asarray(values, dtype=np.float32).reshape(max_n, m)
+    if n and draw(st.booleans()):
+        Y[draw(st.integers(0, n - 1))] = Y[0]  # force an exact duplicate
+    mask = np.asarray(draw(st.lists(st.booleans(), min_size=max_n, max_size=max_n)), dtype=bool)
+    mask[n:] = False
+    Y[n:] = draw(st.sampled_from([np.nan, -1.0, 9.0]))  # garbage that would dominate or poison
+    return Y, mask
+
+
+@settings(max_examples=60, deadline=None)
+@given(fronts())
+def test_dense_kernels_match_brute_force(front):
+    Y, mask = front
+    D = brute_force_matrix(Y, mask)
+    np.testing.assert_array_equal(np.asarray(dominance_matrix(Y, mask)), D)
+    counts = D.sum(axis=0)
+    np.testing.assert_array_equal(np.asarray(dominance_count(Y, mask)), counts)
+    np.testing.assert_array_equal(np.asarray(nondominated_mask(Y, mask)), mask & (counts == 0))
+
+
+@settings(max_examples=25, deadline=None)
+@given(fronts(), st.sampled_from([1, 7, 16]))
+def test_blocked_matches_brute_force(front, block_size):
+    Y, mask = front
+    counts = brute_force_matrix(Y, mask).sum(axis=0)
+    np.testing.assert_array_equal(np.asarray(dominance_count_blocked(Y, mask, block_size=block_size)), counts)
+    np.testing.assert_array_equal(
+        np.asarray(nondominated_mask_blocked(Y, mask, block_size=block_size)), mask & (counts == 0)
+    )
+
+
+@pytest.mark.parametrize("n,m", [(257, 3), (150, 40)])
+@pytest.mark.parametrize("block_size", [1, 13, 100, 1000])
+def test_blocked_equals_dense_on_continuous_data(n, m, block_size):
+    rng = np.random.default_rng(n + m)
+    Y = rng.random((n, m)).astype(np.float32)
+    Y[:, 0] -= Y[:, 1]  # correlated objectives give a deeper ranking than i.i.d. ones
+    mask = rng.random(n) < 0.9
+    dense = np.asarray(dominance_count(Y, mask))
+    np.testing.assert_array_equal(np.asarray(dominance_count_blocked(Y, mask, block_size=block_size)), dense)
+    if block_size == 13:
+        D = (Y[:, None] <= Y[None]).all(-1) & (Y[:, None] < Y[None]).any(-1) & mask[:, None] & mask[None]
+        np.testing.assert_array_equal(dense, D.sum(0))
+
+
+def test_duplicates_and_single_objective():
+    Y = np.array([[1.0], [1.0], [0.0], [2.0], [0.0]], dtype=np.float32)
+    # equal points do not dominate each other; M = 1 is a total preorder
+    np.testing.assert_array_equal(np.asarray(dominance_count(Y)), [2, 2, 0, 4, 0])
+    np.testing.assert_array_equal(np.asarray(nondominated_mask(Y)), [False, False, True, False, True])
+    np.testing.assert_array_equal(np.asarray(dominance_count_blocked(Y, block_size=2)), [2, 2, 0, 4, 0])
+
+
+def test_masked_rows_may_hold_nan_and_are_excluded():
+    Y = np.array([[0.0, 0.0], [np.nan, np.nan], [1.0, 1.0], [-5.0, -5.0]], dtype=np.float32)
+    mask = np.array([True, False, True, False])
+    np.testing.assert_array_equal(np.asarray(dominance_count(Y, mask)), [0, 0, 1, 0])
+    np.testing.assert_array_equal(np.asarray(dominance_count_blocked(Y, mask, block_size=3)), [0, 0, 1, 0])
+    np.testing.assert_array_equal(np.asarray(nondominated_mask(Y, mask)), [True, False, False, False])
+    D = np.asarray(dominance_matrix(Y, mask))
+    assert not D[1].any() and not D[:, 1].any() and not D[3].any() and D[0, 2]
+
+
+def test_empty_input():
+    Y = np.zeros((0, 3), np.float32)
+    assert dominance_count(Y).shape == (0,)
+    assert dominance_count_blocked(Y, block_size=4).shape == (0,)
+    assert dominance_matrix(Y).shape == (0, 0)
+
+
+def test_jit_and_vmap_match_plain_calls():
+    rng = np.random.default_rng(0)
+    Ys = rng.integers(0, 4, (5, 20, 3)).astype(np.float32)
+    masks = rng.random((5, 20)) < 0.8
+    for fn in (dominance_matrix, dominance_count, nondominated_mask):
+        plain = np.stack([np.asarray(fn(Y, m)) for Y, m in zip(Ys, masks)])
+        np.testing.assert_array_equal(np.asarray(jax.vmap(fn)(Ys, masks)), plain)
+        np.testing.assert_array_equal(np.asarray(jax.jit(fn)(Ys[0], masks[0])), plain[0])
+        np.testing.assert_array_equal(np.asarray(jax.jit(fn)(Ys[1])), np.asarray(fn(Ys[1])))
+    blocked = jax.vmap(lambda Y, m: dominance_count_blocked(Y, m, block_size=6))(Ys, masks)
+    np.testing.assert_array_equal(
+        np.asarray(blocked), np.stack([np.asarray(dominance_count(Y, m)) for Y, m in zip(Ys, masks)])
+    )
+    nd_blocked = jax.jit(lambda Y: nondominated_mask_blocked(Y, block_size=7))(Ys[2])
+    np.testing.assert_array_equal(np.asarray(nd_blocked), np.asarray(nondominated_mask(Ys[2])))
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: dominance_count(np.zeros(5)), "2-D"),
+        (lambda: dominance_count(np.zeros((4, 0))), "at least one objective"),
+        (lambda: dominance_count(np.array([[0.0, np.nan], [1.0, 1.0]])), "NaN or infinite"),
+        (lambda: nondominated_mask(np.array([[0.0, np.inf]])), "NaN or infinite"),
+        (lambda: dominance_count(np.zeros((4, 2)), mask=np.ones(3, bool)), r"mask must have shape \(4,\)"),
+        (lambda: dominance_count_blocked(np.zeros((4, 2)), block_size=0), "block_size"),
+        (lambda: dominance_count_blocked(np.zeros((4, 2)), block_size=2.5), "block_size"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_shape_checks_still_apply_under_jit():
+    with pytest.raises(ValueError, match="2-D"):
+        jax.jit(dominance_count)(jnp.zeros(3))
