@@ -1,0 +1,456 @@
+"""Kernel support vector classifier (C-SVC) trained in JAX, matching scikit-learn's ``SVC``.
+
+``fit(X, y, mask)`` solves the dual of the soft-margin SVM with a bias term,
+
+    min_a  1/2 a^T Q a - 1^T a    s.t.  0 <= a_i <= C,  y^T a = 0,    Q_ij = y_i y_j K(x_i, x_j),
+
+with labels ``y`` in {-1, +1} (``True`` -> +1). The kernel matrix is computed once per fit. Two solvers:
+
+- ``'smo'`` (default for rbf and linear): sequential minimal optimisation with libsvm's second-order
+  working-set selection (Fan, Chen & Lin 2005), libsvm's stopping rule
+  ``max_{I_up} -y G - min_{I_low} -y G < tol`` (``G = Q a - 1``) and libsvm's bias (mean of ``-y_i G_i``
+  over free support vectors, else the midpoint of the feasible interval). This is the algorithm
+  scikit-learn runs; a step costs O(N) (two kernel rows) and the step count is libsvm's, a few times N
+  on rbf / linear problems.
+- ``'ipm'`` (default for poly): a Mehrotra predictor-corrector interior-point method with a fixed
+  number of iterations (``max_iter``, default 12), each one Cholesky factorisation (O(N^3)). The bias is
+  the multiplier of ``y^T a = 0``. On poly kernels (values up to ~1e4 with ``gamma='scale'``, a nearly
+  hard-margin problem) SMO, like libsvm, needs thousands to tens of thousands of steps; the
+  interior-point method needs about 10 iterations whatever the conditioning.
+
+Measured with ``/tmp`` prototypes on uniform [0, 1]^d data, N = 30..200 (see ``benchmarks/bench_svm.py``
+for the kept numbers): both solvers agree with ``SVC`` on >= 99.7% of held-out predictions.
+
+Float32 details: SMO updates ``G`` incrementally inside blocks of ``_BLOCK`` steps and recomputes it
+exactly (one ``Q @ a``) after each block so rounding does not accumulate; its tolerance is
+``max(tol, 1e-5 * max|K|)`` because float32 cannot resolve libsvm's absolute 1e-3 on poly-sized
+kernels. The interior-point method adds a ``1e-6 * max diag(Q)`` jitter to the factorised matrix and
+keeps its last finite iterate if float32 breaks down near the end.
+
+Everything is fixed-shape: masked rows (``mask == False``) keep ``a_i = 0`` and never enter the solver,
+the bias or ``gamma='scale'``. ``fit`` works for one problem; batch it with ``jax.vmap`` (SMO then runs
+until the slowest problem of the batch has converged; finished problems stop changing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+__all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "KERNELS"]
+
+KERNELS = ("rbf", "poly", "linear")
+SOLVERS = ("smo", "ipm")
+
+# SMO steps between two exact recomputations of the gradient (one Q @ a each).
+_BLOCK = 32
+# Relative part of the stopping tolerance, in units of the largest |K_ij|.
+_REL_TOL = 1e-5
+# Interior-point iterations (about 10 reach the required agreement on every kernel; see module doc).
+_IPM_ITER = 12
+# libsvm's TAU: floor on the curvature of a working pair.
+_TAU = 1e-12
+
+
+@struct.dataclass
+class SVMModel:
+    """A fitted kernel SVM (a pytree; batched models carry a leading batch axis on every leaf).
+
+    Attributes:
+        support_vectors: float32[N, d] the training inputs (all N rows; rows with ``dual_coef == 0``,
+            masked rows included, do not contribute).
+        dual_coef: float32[N] ``alpha_i * y_i`` with ``y_i`` in {-1, +1}; 0 for masked rows.
+        bias: float32[] intercept; ``decision(x) = sum_i dual_coef_i K(sv_i, x) + bias``.
+        gamma: float32[] kernel coefficient actually used (after resolving ``'scale'`` / ``'auto'``).
+        coef0: float32[] independent term of the poly kernel.
+        can_split: bool[] False when the valid rows hold fewer than two classes; the decision is
+            then the constant sign of the single class (``-1`` when there are no valid rows).
+        n_iter: int32[] SMO steps taken, or interior-point iterations run.
+        gap: float32[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
+            or the interior-point method's mean complementarity ``mu`` (0 when it cannot split).
+        kernel: static, one of ``KERNELS``.
+        degree: static, degree of the poly kernel.
+    """
+
+    support_vectors: jax.Array
+    dual_coef: jax.Array
+    bias: jax.Array
+    gamma: jax.Array
+    coef0: jax.Array
+    can_split: jax.Array
+    n_iter: jax.Array
+    gap: jax.Array
+    kernel: str = struct.field(pytree_node=False, default="rbf")
+    degree: int = struct.field(pytree_node=False, default=4)
+
+
+def kernel_matrix(A: jax.Array, B: jax.Array, *, kernel: str, gamma: Any, coef0: Any = 0.0, degree: int = 4) -> jax.Array:
+    """Kernel values ``K[i, j] = k(A[i], B[j])`` as in scikit-learn: float32[n, m].
+
+    ``rbf``: ``exp(-gamma |a - b|^2)``; ``poly``: ``(gamma <a, b> + coef0)^degree``; ``linear``: ``<a, b>``.
+    """
+    A = jnp.asarray(A, jnp.float32)
+    B = jnp.asarray(B, jnp.float32)
+    dot = A @ B.T
+    if kernel == "linear":
+        return dot
+    if kernel == "poly":
+        return jax.lax.integer_pow(gamma * dot + coef0, degree)
+    if kernel == "rbf":
+        sq = jnp.sum(A * A, axis=1)[:, None] + jnp.sum(B * B, axis=1)[None, :] - 2.0 * dot
+        return jnp.exp(-gamma * jnp.maximum(sq, 0.0))
+    raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+
+
+def _resolve_gamma(X, mask, gamma_mode: str, gamma_value):
+    d = X.shape[1]
+    if gamma_mode == "value":
+        return jnp.asarray(gamma_value, jnp.float32)
+    if gamma_mode == "auto":
+        return jnp.float32(1.0 / d)
+    # 'scale': 1 / (d * Var(X)) over all entries of the valid rows (scikit-learn uses 1 when Var == 0).
+    m = mask.astype(jnp.float32)[:, None]
+    count = jnp.maximum(jnp.sum(m) * d, 1.0)
+    mean = jnp.sum(X * m) / count
+    var = jnp.sum(((X - mean) * m) ** 2) / count
+    return jnp.where(var > 0, 1.0 / (d * jnp.where(var > 0, var, 1.0)), 1.0).astype(jnp.float32)
+
+
+def _smo(K, ys, mask, C, tol, max_iter: int):
+    """SMO on the precomputed kernel. Returns (alpha, G, n_iter, gap)."""
+    n = K.shape[0]
+    Q = K * ys[:, None] * ys[None, :]
+    diagK = jnp.diagonal(K)
+    pos = ys > 0
+    neg_inf = jnp.float32(-jnp.inf)
+
+    def kkt(alpha, G):
+        # I_up: a can move so that y_t a_t grows; I_low: so that it shrinks.
+        up = mask & jnp.where(pos, alpha < C, alpha > 0)
+        low = mask & jnp.where(pos, alpha > 0, alpha < C)
+        minus_yG = -ys * G
+        return up, low, minus_yG
+
+    def gap_of(alpha, G):
+        up, low, minus_yG = kkt(alpha, G)
+        g_max = jnp.max(jnp.where(up, minus_yG, neg_inf))
+        g_min = jnp.min(jnp.where(low, minus_yG, -neg_inf))
+        return g_max - g_min
+
+    def step(carry):
+        alpha, G, it = carry
+        up, low, minus_yG = kkt(alpha, G)
+        v_up = jnp.where(up, minus_yG, neg_inf)
+        i = jnp.argmax(v_up)
+        g_max = v_up[i]
+        g_min = jnp.min(jnp.where(low, minus_yG, -neg_inf))
+        active = (g_max - g_min) >= tol
+        K_i = K[i]
+        # Second-order choice of j: the largest guaranteed decrease b^2 / a over violating pairs.
+        b = g_max - minus_yG
+        a = jnp.maximum(diagK[i] + diagK - 2.0 * K_i, _TAU)
+        score = jnp.where(low & (b > 0), -(b * b) / a, jnp.inf)
+        j = jnp.argmin(score)
+        # Move along d = y_i e_i - y_j e_j (keeps y^T a = 0) by t >= 0.
+        t_star = b[j] / a[j]
+        room_i = jnp.where(pos[i], C - alpha[i], alpha[i])
+        room_j = jnp.where(pos[j], alpha[j], C - alpha[j])
+        t = jnp.where(active, jnp.clip(jnp.minimum(t_star, jnp.minimum(room_i, room_j)), 0.0, None), 0.0)
+        new_ai = alpha[i] + ys[i] * t
+        new_aj = alpha[j] - ys[j] * t
+        # Snap to the bounds so that "at bound" tests are exact in float32.
+        new_ai = jnp.where(t == room_i, jnp.where(pos[i], C, 0.0), new_ai)
+        new_aj = jnp.where(t == room_j, jnp.where(pos[j], 0.0, C), new_aj)
+        alpha = alpha.at[i].set(new_ai).at[j].set(new_aj)
+        G = G + t * ys * (K_i - K[j])
+        return alpha, G, it + active.astype(jnp.int32)
+
+    def block(carry):
+        alpha, G, it, _ = carry
+        alpha, G, it = jax.lax.fori_loop(0, _BLOCK, lambda _, c: step(c), (alpha, G, it))
+        G = jnp.where(mask, Q @ alpha - 1.0, 0.0)
+        return alpha, G, it, gap_of(alpha, G)
+
+    def not_done(carry):
+        _, _, it, gap = carry
+        return (gap >= tol) & (it < max_iter)
+
+    alpha0 = jnp.zeros(n, jnp.float32)
+    G0 = jnp.where(mask, -1.0, 0.0).astype(jnp.float32)
+    alpha, G, it, gap = jax.lax.while_loop(not_done, block, (alpha0, G0, jnp.int32(0), gap_of(alpha0, G0)))
+    return alpha, G, it, gap
+
+
+def _ipm(K, ys, mask, C, n_iter: int):
+    """Mehrotra predictor-corrector interior-point method on the dual. Returns (alpha, bias, mu).
+
+    Each iteration factors ``H = Q + diag(z / a + s / (C - a))`` once (Cholesky, O(N^3)) and solves three
+    right-hand sides. About 10 iterations reach scikit-learn's solution to the agreement the tests
+    require, independently of the conditioning that makes SMO take thousands of steps on poly kernels.
+    Variables: ``a`` (dual), ``z >= 0`` / ``s >= 0`` (multipliers of ``a >= 0`` / ``a <= C``) and ``b``
+    (multiplier of ``y^T a = 0``, which is the SVM bias).
+    """
+    valid = mask
+    yv = jnp.where(valid, ys, 0.0)
+    Q = jnp.where(valid[:, None] & valid[None, :], K * ys[:, None] * ys[None, :], 0.0)
+    ones = jnp.where(valid, 1.0, 0.0)
+    n_valid = jnp.maximum(jnp.sum(valid), 1).astype(jnp.float32)
+    # float32 Cholesky of a rank-deficient (poly) Q + small barrier terms needs a floor on the diagonal.
+    jitter = 1e-6 * jnp.max(jnp.abs(jnp.diagonal(Q))) + 1e-7
+
+    def safe(v):
+        return jnp.where(valid, v, 1.0)
+
+    def body(_, state):
+        a, z, s, b = state
+        slack_lo, slack_up = safe(a), safe(C - a)
+        r_dual = jnp.where(valid, Q @ a - ones + b * yv - z + s, 0.0)
+        r_prim = yv @ a
+        mu = (jnp.sum(a * z) + jnp.sum(jnp.where(valid, C - a, 0.0) * s)) / (2.0 * n_valid)
+        D = jnp.where(valid, z / slack_lo + s / slack_up + jitter, 1.0)
+        chol = jnp.linalg.cholesky(Q + jnp.diag(D))
+
+        def solve(r):
+            return jax.scipy.linalg.cho_solve((chol, True), r)
+
+        v = solve(yv)
+        yv_v = yv @ v
+        yv_v = jnp.where(yv_v != 0, yv_v, 1.0)
+
+        def newton(target_lo, target_up):
+            # Linearised a_i z_i = target_lo, (C - a_i) s_i = target_up, eliminated into H da + y db = rhs.
+            rhs = -r_dual + jnp.where(valid, target_lo / slack_lo - target_up / slack_up, 0.0)
+            u = solve(rhs)
+            db = (yv @ u + r_prim) / yv_v
+            da = u - v * db
+            dz = jnp.where(valid, (target_lo - z * da) / slack_lo, 0.0)
+            ds = jnp.where(valid, (target_up + s * da) / slack_up, 0.0)
+            return da, db, dz, ds
+
+        def step_length(da, dz, ds):
+            def ratio(x, dx):
+                neg = valid & (dx < 0)
+                return jnp.min(jnp.where(neg, -x / jnp.where(neg, dx, -1.0), jnp.inf))
+
+            longest = jnp.minimum(jnp.minimum(ratio(a, da), ratio(C - a, -da)), jnp.minimum(ratio(z, dz), ratio(s, ds)))
+            return jnp.minimum(1.0, 0.99 * longest)
+
+        da, _, dz, ds = newton(-a * z, -(C - a) * s)
+        step = step_length(da, dz, ds)
+        mu_aff = (jnp.sum((a + step * da) * (z + step * dz)) + jnp.sum(jnp.where(valid, C - a - step * da, 0.0) * (s + step * ds))) / (2.0 * n_valid)
+        sigma = jnp.clip(mu_aff / jnp.maximum(mu, 1e-30), 0.0, 1.0) ** 3
+        da, db, dz, ds = newton(sigma * mu - a * z - da * dz, sigma * mu - (C - a) * s + da * ds)
+        step = step_length(da, dz, ds)
+        new = (
+            jnp.where(valid, a + step * da, 0.0),
+            jnp.where(valid, z + step * dz, 0.0),
+            jnp.where(valid, s + step * ds, 0.0),
+            b + step * db,
+        )
+        # Once float32 runs out of precision the factorisation can break down; keep the last good point.
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in new]))
+        return jax.tree.map(lambda n_, o: jnp.where(finite, n_, o), new, state)
+
+    a0 = jnp.where(valid, 0.5 * C, 0.0)
+    state = (a0, ones, ones, jnp.float32(0.0))
+    a, z, s, b = jax.lax.fori_loop(0, n_iter, body, state)
+    mu = (jnp.sum(a * z) + jnp.sum(jnp.where(valid, C - a, 0.0) * s)) / (2.0 * n_valid)
+    return a, b, mu
+
+
+def _bias(alpha, G, ys, mask, C):
+    """libsvm's rho, returned as bias = -rho."""
+    yG = ys * G
+    pos = ys > 0
+    at_upper = alpha >= C
+    at_lower = alpha <= 0
+    free = mask & ~at_upper & ~at_lower
+    n_free = jnp.sum(free)
+    mean_free = jnp.sum(jnp.where(free, yG, 0.0)) / jnp.maximum(n_free, 1)
+    ub_set = mask & ((at_upper & ~pos) | (at_lower & pos))
+    lb_set = mask & ((at_upper & pos) | (at_lower & ~pos))
+    ub = jnp.min(jnp.where(ub_set, yG, jnp.inf))
+    lb = jnp.max(jnp.where(lb_set, yG, -jnp.inf))
+    mid = 0.5 * (jnp.where(jnp.isfinite(ub), ub, lb) + jnp.where(jnp.isfinite(lb), lb, ub))
+    rho = jnp.where(n_free > 0, mean_free, mid)
+    return -rho
+
+
+def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, gamma_mode: str, degree: int, max_iter: int, solver: str):
+    X = jnp.asarray(X, jnp.float32)
+    mask = jnp.asarray(mask, bool)
+    y = jnp.asarray(y, bool)
+    C = jnp.asarray(C, jnp.float32)
+    coef0 = jnp.asarray(coef0, jnp.float32)
+    ys = jnp.where(y, 1.0, -1.0).astype(jnp.float32)
+    n_pos = jnp.sum(mask & y)
+    n_neg = jnp.sum(mask & ~y)
+    can_split = (n_pos > 0) & (n_neg > 0)
+    # A one-class problem is solved on an empty mask (no work) and replaced by a constant below.
+    solve_mask = mask & can_split
+
+    gamma = _resolve_gamma(X, mask, gamma_mode, gamma_value)
+    K = kernel_matrix(X, X, kernel=kernel, gamma=gamma, coef0=coef0, degree=degree)
+    K = jnp.where(solve_mask[:, None] & solve_mask[None, :], K, 0.0)
+    scale = jnp.max(jnp.abs(K))
+    tol_eff = jnp.maximum(jnp.asarray(tol, jnp.float32), rel_tol * scale)
+
+    if solver == "smo":
+        alpha, G, n_iter, gap = _smo(K, ys, solve_mask, C, tol_eff, max_iter)
+        bias = _bias(alpha, G, ys, solve_mask, C)
+    else:
+        alpha, bias, gap = _ipm(K, ys, solve_mask, C, max_iter)
+        n_iter = jnp.int32(max_iter)
+    const_bias = jnp.where(n_pos > 0, 1.0, -1.0)
+    bias = jnp.where(can_split, bias, const_bias).astype(jnp.float32)
+    dual_coef = jnp.where(solve_mask, alpha * ys, 0.0).astype(jnp.float32)
+    return SVMModel(
+        support_vectors=X,
+        dual_coef=dual_coef,
+        bias=bias,
+        gamma=gamma,
+        coef0=coef0,
+        can_split=can_split,
+        n_iter=n_iter,
+        gap=jnp.where(can_split, gap, 0.0).astype(jnp.float32),
+        kernel=kernel,
+        degree=degree,
+    )
+
+
+_fit_jit = jax.jit(_fit_impl, static_argnames=("kernel", "gamma_mode", "degree", "max_iter", "solver"))
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def fit(
+    X,
+    y,
+    mask=None,
+    *,
+    kernel: str = "rbf",
+    C=1.0,
+    gamma="scale",
+    degree: int = 4,
+    coef0=0.0,
+    max_iter: int | None = None,
+    tol=1e-3,
+    solver: str = "auto",
+) -> SVMModel:
+    """Fit a C-SVC on one problem.
+
+    Args:
+        X: float[N, d] inputs.
+        y: bool[N] labels, True = positive class (scikit-learn's ``classes_[1]`` for bool labels).
+        mask: optional bool[N], True for real rows; masked rows are ignored completely.
+        kernel: ``'rbf'``, ``'poly'`` or ``'linear'`` (static).
+        C: box constraint, > 0 (may be traced).
+        gamma: ``'scale'`` (``1 / (d * Var(X_valid))``, scikit-learn's default), ``'auto'`` (``1 / d``)
+            or a positive number (may be traced). Ignored by the linear kernel.
+        degree: poly degree (static int >= 1).
+        coef0: poly independent term (may be traced).
+        max_iter: static; SMO: cap on steps (default ``max(5000, 50 * N)``); interior point: the
+            number of iterations (default 12).
+        tol: SMO's absolute KKT-gap tolerance (libsvm's ``eps``); it uses ``max(tol, 1e-5 * max|K|)``
+            because of float32. Unused by the interior-point solver.
+        solver: ``'auto'`` (interior point for poly, SMO otherwise), ``'smo'`` or ``'ipm'`` (static).
+
+    Returns:
+        SVMModel. ``model.can_split`` is False when the valid rows hold fewer than two classes.
+
+    Works under ``jax.jit`` and ``jax.vmap`` (the keyword options must then be Python constants or,
+    for ``C``, ``gamma`` (number), ``coef0``, ``tol``, traced scalars). Value checks (NaN, C <= 0) run
+    only on concrete inputs.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+    if isinstance(gamma, str):
+        if gamma not in ("scale", "auto"):
+            raise ValueError(f"gamma must be 'scale', 'auto' or a positive number, got {gamma!r}")
+        gamma_mode, gamma_value = gamma, 0.0
+    else:
+        gamma_mode, gamma_value = "value", gamma
+    if not isinstance(degree, (int, np.integer)) or isinstance(degree, bool) or degree < 1:
+        raise ValueError(f"degree must be an int >= 1, got {degree!r}")
+    X_shape = np.shape(X)
+    y_shape = np.shape(y)
+    if len(X_shape) != 2:
+        raise ValueError(f"X must have shape (N, d), got {X_shape}")
+    n, d = X_shape
+    if n < 1 or d < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {X_shape}")
+    if y_shape != (n,):
+        raise ValueError(f"y must have shape (N,) = ({n},) matching X {X_shape}, got {y_shape}")
+    if mask is None:
+        mask = jnp.ones((n,), bool)
+    elif np.shape(mask) != (n,):
+        raise ValueError(f"mask must have shape (N,) = ({n},) matching X {X_shape}, got {np.shape(mask)}")
+    if solver == "auto":
+        solver = "ipm" if kernel == "poly" else "smo"
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected 'auto' or one of {SOLVERS}")
+    if max_iter is None:
+        max_iter = max(5000, 50 * n) if solver == "smo" else _IPM_ITER
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+
+    if _is_concrete(X):
+        X_np = np.asarray(X)
+        if not np.issubdtype(X_np.dtype, np.number) and X_np.dtype != bool:
+            raise ValueError(f"X must be numeric, got dtype {X_np.dtype}")
+        if not np.all(np.isfinite(X_np)):
+            raise ValueError("X contains NaN or infinite values")
+    if _is_concrete(y):
+        y_np = np.asarray(y)
+        if y_np.dtype != bool:
+            if not np.all(np.isin(y_np, (0, 1))):
+                raise ValueError(f"y must be boolean (or 0/1), got values {np.unique(y_np)[:5]}")
+    for name, value in (("C", C), ("gamma", gamma_value if gamma_mode == "value" else 1.0), ("tol", tol)):
+        if _is_concrete(value):
+            v = np.asarray(value)
+            if v.shape != ():
+                raise ValueError(f"{name} must be a scalar, got shape {v.shape}")
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    if not _is_concrete(coef0) or np.isfinite(np.asarray(coef0)):
+        pass
+    else:
+        raise ValueError(f"coef0 must be finite, got {coef0!r}")
+
+    return _fit_jit(
+        X,
+        y,
+        mask,
+        C,
+        gamma_value,
+        coef0,
+        tol,
+        _REL_TOL,
+        kernel=kernel,
+        gamma_mode=gamma_mode,
+        degree=int(degree),
+        max_iter=int(max_iter),
+        solver=solver,
+    )
+
+
+@jax.jit
+def decision_function(model: SVMModel, Xq: jax.Array) -> jax.Array:
+    """Signed distance-like score for query points: float32[Q] (positive -> class True).
+
+    Xq: float[Q, d]. For a model that cannot split, a constant ``+1`` / ``-1`` (the single class).
+    """
+    Kq = kernel_matrix(Xq, model.support_vectors, kernel=model.kernel, gamma=model.gamma, coef0=model.coef0, degree=model.degree)
+    return Kq @ model.dual_coef + model.bias
+
+
+@jax.jit
+def predict(model: SVMModel, Xq: jax.Array) -> jax.Array:
+    """Predicted class for query points: bool[Q], True where ``decision_function > 0``."""
+    return decision_function(model, Xq) > 0
