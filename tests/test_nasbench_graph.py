@@ -192,3 +192,28 @@ def test_problem_passes_through_jit_as_an_argument():
         table = np.asarray(problem.data["objectives"]) * np.asarray(problem.directions)
         np.testing.assert_allclose(np.asarray(best_of_sample(problem, key)), table[X].min(axis=0), rtol=1e-6)
     assert best_of_sample._cache_size() == 1
+
+
+def _check_run_against_table(problem, result):
+    """Samples are distinct rows, Y is their table values, hv_history is their moocore hypervolume."""
+    table = np.asarray(problem.data["objectives"])
+    ref_min = problem.ref_point_min()
+    for seed in range(result.X.shape[0]):
+        rows = result.X[seed, :, 0]
+        assert len(set(rows.tolist())) == rows.shape[0]
+        np.testing.assert_array_equal(result.Y[seed], table[rows])
+        Y_min = result.Y[seed].astype(np.float64) * np.asarray(problem.directions)
+        for t in (9, rows.shape[0] - 1):
+            assert result.hv_history[seed, t] == pytest.approx(moocore.hypervolume(Y_min[: t + 1], ref=ref_min), rel=1e-5)
+        assert result.hv_history[seed, -1] <= problem.max_hv * (1 + 1e-6)
+
+
+def test_lamoo_end_to_end_on_default_problem():
+    from lamoo_jax.api import optimize
+    from lamoo_jax.config import LaMOOConfig
+
+    problem = get_problem("nasbench_graph")
+    config = LaMOOConfig(min_split_size=5, max_nodes=7, n_candidates=256, svm_max_iter=50)
+    result = optimize(problem, budget=20, n_init=10, batch_size=5, seeds=2, config=config)
+    assert result.X.shape == (2, 20, 1)
+    _check_run_against_table(problem, result)

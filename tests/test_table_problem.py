@@ -286,3 +286,26 @@ def test_sample_data_dir_resolution(tmp_path, monkeypatch):
     assert "NASLib" in str(info.value)
     with pytest.raises(ValueError, match="unknown objectives preset"):
         get_problem("nasbench101_sample", data_dir=str(DATA_DIR), objectives="accuracy")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@needs_nb301
+@needs_nb101
+@pytest.mark.parametrize("name", ["nasbench301_sample", "nasbench101_sample", "csv"])
+def test_lamoo_end_to_end_on_tables(name, tmp_path):
+    """Slow (one compile per problem, ~30 s each on a shared CPU): LaMOO over each table problem."""
+    from lamoo_jax.api import optimize
+    from lamoo_jax.config import LaMOOConfig
+    from tests.test_nasbench_graph import _check_run_against_table
+
+    if name == "csv":
+        enc, vals = random_table(5, n=60)
+        path = tmp_path / "bench.csv"
+        write_csv(path, ["a", "b", "c", "f", "g"], [list(e) + list(v[:2]) for e, v in zip(enc, vals)])
+        problem = table_problem(path, objectives={"f": "max", "g": "min"})
+    else:
+        problem = get_problem(name, data_dir=str(DATA_DIR))
+    config = LaMOOConfig(min_split_size=5, max_nodes=7, n_candidates=256, svm_max_iter=50)
+    result = optimize(problem, budget=20, n_init=10, batch_size=5, seeds=2, config=config)
+    _check_run_against_table(problem, result)
