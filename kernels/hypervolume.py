@@ -19,8 +19,8 @@ Exact algorithms (dispatch on the static M):
 - M = 2: sort by the first objective and sweep with a cumulative max: O(N log N).
 - M = 3: slice along the third objective. Points are added in order of decreasing gain in the third
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
-  over the points sorted by the first objective (a running maximum), so each slice area is one dot
-  product. O(N^2) time, O(N) memory, no data-dependent shapes.
+  over the points sorted by the first objective (a running maximum); slice depths times staircase
+  heights are accumulated elementwise and reduced once at the end. O(N^2) time, O(N) memory, no data-dependent shapes.
 - M = 4: slice along the fourth objective; every slice is a 3-D hypervolume of a prefix of the points,
   and all slices run as one batched 3-D sweep (state `[slices, N]`). O(N^3) time, O(N^2) memory,
   practical for N up to a few hundred.
@@ -61,8 +61,8 @@ MAX_EXACT_OBJECTIVES = 4
 
 # Number of 4-D slices swept together as one batched 3-D sweep (bounds memory to [chunk, N]).
 _HV4_SLICE_CHUNK = 256
-# Unrolling the 3-D sweep's scan amortises the per-iteration loop overhead on CPU.
-_HV3_UNROLL = 8
+# Unrolling the 3-D sweep's scan was measured not to help on CPU (only slower compiles).
+_HV3_UNROLL = 1
 # Default Monte Carlo chunk: about this many (sample, point) pairs per chunk.
 _MC_PAIRS_PER_CHUNK = 1 << 21
 
@@ -128,17 +128,20 @@ def _hv3_batched(gains, active):
     c_sorted = -neg_c_sorted
     depths_c = c_sorted - _next_shifted(c_sorted)
 
-    def add_point(staircase, point):
-        pos, height, is_active = point
+    def add_point(carry, point):
+        staircase, weighted = carry
+        pos, height, depth, is_active = point
         # The point covers every strip with a <= its own a, i.e. sorted positions >= pos.
         raise_to = jnp.where((iota >= pos)[None, :] & is_active[:, None], height, 0)
         staircase = jnp.maximum(staircase, raise_to)
-        return staircase, staircase @ widths_a
+        # Slice k adds depth_k * (staircase_k . widths); the dot is deferred (summed once at the
+        # end) so each step is a single fused elementwise pass with no reduction.
+        return (staircase, weighted + depth * staircase), None
 
-    xs = (position_in_a[order_c], b[order_c], active[:, order_c].T)
-    staircase0 = jnp.zeros((active.shape[0], n), gains.dtype)
-    _, slice_areas = lax.scan(add_point, staircase0, xs, unroll=min(_HV3_UNROLL, max(n, 1)))
-    return depths_c @ slice_areas
+    xs = (position_in_a[order_c], b[order_c], depths_c, active[:, order_c].T)
+    zeros = jnp.zeros((active.shape[0], n), gains.dtype)
+    (_, weighted), _ = lax.scan(add_point, (zeros, zeros), xs, unroll=_HV3_UNROLL)
+    return weighted @ widths_a
 
 
 def _hv3(gains):

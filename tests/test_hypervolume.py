@@ -1,0 +1,245 @@
+"""Hypervolume kernels vs moocore (exact reference) and Monte Carlo statistics."""
+
+import jax
+import jax.numpy as jnp
+import moocore
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc
+
+RTOL = 1e-5  # float32 kernels vs float64 moocore
+
+
+def moocore_hv(Y, ref, mask=None):
+    """moocore on the valid rows, in float64; 0 for an empty set."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if mask is not None:
+        Y = Y[np.asarray(mask, bool)]
+    if len(Y) == 0:
+        return 0.0
+    return float(moocore.hypervolume(Y, ref=np.asarray(ref, dtype=np.float64)))
+
+
+def random_front(rng, n, m, kind):
+    """float32 points: 'front' mutually nondominated (on a sphere), 'cloud' with many dominated."""
+    Y = rng.random((n, m))
+    if kind == "front":
+        Y = 1.0 - Y / np.linalg.norm(Y, axis=1, keepdims=True)
+    return (Y * 3.0 - 1.0).astype(np.float32)  # non-unit scale and offset
+
+
+@pytest.mark.parametrize("m,n", [(1, 40), (2, 60), (2, 500), (3, 60), (3, 300), (4, 40)])
+def test_exact_matches_moocore_on_random_sets(m, n):
+    rng = np.random.default_rng(10 * m + n)
+    ref = np.full(m, 1.7, np.float32)
+    for kind in ("front", "cloud"):
+        Y = random_front(rng, n, m, kind)
+        if kind == "cloud":
+            assert (Y >= ref).any(axis=1).any()  # some points lie outside the reference box
+        got = float(hypervolume(Y, ref))
+        assert got == pytest.approx(moocore_hv(Y, ref), rel=RTOL)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4), st.data())
+def test_exact_matches_moocore_on_grid_points_with_ties(m, data):
+    """Integer grid: many duplicates, ties and points on the reference box boundary."""
+    n = 12
+    values = data.draw(st.lists(st.integers(0, 4), min_size=n * m, max_size=n * m))
+    Y = np.asarray(values, np.float32).reshape(n, m)
+    mask = np.asarray(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    ref = np.full(m, 4.0, np.float32)  # points with a 4 are on the boundary and contribute nothing
+    assert float(hypervolume(Y, ref, mask)) == pytest.approx(moocore_hv(Y, ref, mask), rel=RTOL, abs=1e-6)
+
+
+def test_edge_cases_against_moocore():
+    ref = np.array([1.0, 1.0, 1.0], np.float32)
+    # rows 0-2 inside; then a duplicate, a dominated point, a point equal to ref in one coordinate,
+    # one beyond ref, one exactly at ref. Subsets are selected by masks (one compiled program).
+    Y = np.array(
+        [
+            [0.2, 0.5, 0.4],
+            [0.5, 0.2, 0.3],
+            [0.3, 0.3, 0.9],
+            [0.2, 0.5, 0.4],
+            [0.6, 0.6, 0.6],
+            [0.0, 0.0, 1.0],
+            [0.0, 2.0, 0.0],
+            [1.0, 1.0, 1.0],
+        ],
+        np.float32,
+    )
+    everything = np.ones(8, bool)
+    first_three = np.arange(8) < 3
+    expected = moocore_hv(Y, ref)
+    assert expected == pytest.approx(moocore_hv(Y, ref, first_three))
+    assert float(hypervolume(Y, ref, everything)) == pytest.approx(expected, rel=RTOL)
+    assert float(hypervolume(Y, ref, first_three)) == pytest.approx(expected, rel=RTOL)
+    # only boundary / outside / at-ref points: zero (moocore agrees)
+    boundary_only = np.arange(8) >= 5
+    assert moocore_hv(Y, ref, boundary_only) == 0.0
+    assert float(hypervolume(Y, ref, boundary_only)) == 0.0
+    # all-masked set and the empty set
+    assert float(hypervolume(Y, ref, np.zeros(8, bool))) == 0.0
+    assert float(hypervolume(np.zeros((0, 3), np.float32), ref)) == 0.0
+    # M = 1: ref - min over points strictly below ref
+    assert float(hypervolume(np.array([[3.0], [1.5], [7.0]]), np.array([4.0]))) == pytest.approx(2.5)
+
+
+def test_masked_rows_are_ignored_even_if_nan():
+    rng = np.random.default_rng(1)
+    Y = random_front(rng, 40, 3, "cloud")
+    mask = rng.random(40) < 0.6
+    garbage = Y.copy()
+    garbage[~mask] = np.nan
+    expected = moocore_hv(Y, np.full(3, 2.0), mask)
+    assert float(hypervolume(garbage, np.full(3, 2.0), mask)) == pytest.approx(expected, rel=RTOL)
+
+
+def test_float64_when_x64_enabled():
+    rng = np.random.default_rng(2)
+    Y = rng.random((50, 3))
+    with jax.enable_x64(True):
+        got = hypervolume(Y, np.ones(3))
+        assert got.dtype == jnp.float64
+        assert float(got) == pytest.approx(moocore_hv(Y, np.ones(3)), rel=1e-12)
+
+
+def test_precision_with_large_offsets_and_scales():
+    """Normalising by the reference box keeps float32 accurate for objectives in odd units."""
+    rng = np.random.default_rng(3)
+    Y = random_front(rng, 200, 3, "front").astype(np.float64)
+    Y = Y * np.array([1e4, 1e-3, 1.0]) + np.array([0.0, 5.0, -300.0])
+    ref = np.array([1.7e4, 5.0017, -298.3])
+    expected = moocore_hv(Y, ref)
+    Y32 = Y.astype(np.float32)
+    assert float(hypervolume(Y32, ref.astype(np.float32))) == pytest.approx(
+        moocore_hv(Y32, ref.astype(np.float32)), rel=RTOL
+    )
+    assert expected > 0
+
+
+@pytest.mark.parametrize("m,n", [(2, 30), (3, 25), (4, 7)])
+def test_contributions_match_moocore(m, n):
+    rng = np.random.default_rng(m)
+    Y = random_front(rng, n, m, "front")
+    Y = np.concatenate([Y, Y[:2], Y[2:4] + 0.05, np.full((1, m), 5.0, np.float32)])  # dups, dominated, outside
+    ref = np.full(m, 1.9, np.float32)
+    expected = moocore.hv_contributions(Y.astype(np.float64), ref=ref.astype(np.float64))
+    got = np.asarray(hypervolume_contributions(Y, ref))
+    scale = moocore_hv(Y, ref)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+    assert (got[n : n + 2] == 0).all() and (expected[:2] == 0).all()
+
+
+def test_contributions_respect_mask():
+    rng = np.random.default_rng(5)
+    Y = random_front(rng, 30, 2, "cloud")
+    mask = rng.random(30) < 0.7
+    ref = np.full(2, 2.0, np.float32)
+    got = np.asarray(hypervolume_contributions(Y, ref, mask))
+    expected = np.zeros(30)
+    expected[mask] = moocore.hv_contributions(Y[mask].astype(np.float64), ref=ref.astype(np.float64))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("m,n,seed", [(2, 20, 0), (3, 20, 1), (4, 20, 2), (6, 20, 3)])
+def test_mc_within_four_standard_errors_of_exact(m, n, seed):
+    rng = np.random.default_rng(seed)
+    Y = random_front(rng, n, m, "cloud")
+    mask = rng.random(n) < 0.8
+    ref = np.full(m, 1.8, np.float32)
+    exact = moocore_hv(Y, ref, mask)
+    estimate, stderr = hypervolume_mc(jax.random.key(seed), Y, ref, 40_000, mask=mask, chunk_size=4096)
+    assert 0 < float(stderr) < 0.05 * exact
+    assert abs(float(estimate) - exact) <= 4 * float(stderr)
+
+
+def test_mc_standard_error_shrinks_like_inverse_sqrt():
+    rng = np.random.default_rng(7)
+    Y = random_front(rng, 30, 4, "front")
+    ref = np.full(4, 1.5, np.float32)
+    _, se_small = hypervolume_mc(jax.random.key(0), Y, ref, 4_000)
+    _, se_large = hypervolume_mc(jax.random.key(1), Y, ref, 64_000)
+    assert float(se_small) / float(se_large) == pytest.approx(4.0, rel=0.1)
+
+
+def test_mc_draws_exactly_n_samples_and_handles_empty_sets():
+    rng = np.random.default_rng(8)
+    Y = random_front(rng, 20, 3, "cloud")
+    ref = np.full(3, 1.8, np.float32)
+    key = jax.random.key(3)
+    # a non-divisor chunk size must still draw exactly n_samples samples: the estimate is a
+    # multiple of box_volume / n_samples
+    est, se = hypervolume_mc(key, Y, ref, 1000, chunk_size=300)
+    inside = Y[(Y < ref).all(1)]
+    box = float(np.prod(ref - inside.min(0)))
+    count = float(est) / box * 1000
+    assert count == pytest.approx(round(count), abs=1e-2) and 0 < count < 1000
+    assert hypervolume_mc(key, Y, ref, 1000, mask=np.zeros(20, bool), chunk_size=300) == (0.0, 0.0)
+    outside = np.full((20, 3), 5.0, np.float32)
+    assert hypervolume_mc(key, outside, ref, 1000, chunk_size=300) == (0.0, 0.0)
+
+
+def test_jit_and_vmap_match_plain_calls():
+    rng = np.random.default_rng(9)
+    for m in (2, 3, 4):
+        # same shapes as other tests so compiled programs are shared
+        Ys = np.stack([random_front(rng, 12, m, "cloud") for _ in range(4)])
+        masks = rng.random((4, 12)) < 0.8
+        ref = np.full(m, 1.8, np.float32)
+        plain = np.array([float(hypervolume(Y, ref, mk)) for Y, mk in zip(Ys, masks)])
+        batched = np.asarray(jax.vmap(hypervolume, in_axes=(0, None, 0))(Ys, ref, masks))
+        np.testing.assert_allclose(batched, plain, rtol=1e-6)
+        if m == 3:  # compiles are slow; one jit-of-wrapper and the two contribution paths suffice
+            assert float(jax.jit(hypervolume)(Ys[0], ref, masks[0])) == pytest.approx(plain[0], rel=1e-6)
+        if m < 4:
+            contrib = jax.vmap(hypervolume_contributions, in_axes=(0, None))(Ys[:2], ref)
+            np.testing.assert_allclose(
+                np.asarray(contrib),
+                np.stack([np.asarray(hypervolume_contributions(Y, ref)) for Y in Ys[:2]]),
+                rtol=1e-5,
+                atol=1e-7,
+            )
+    keys = jax.random.split(jax.random.key(0), 4)
+    Ys = np.stack([random_front(rng, 20, 3, "cloud") for _ in range(4)])
+    ref = np.full(3, 1.8, np.float32)
+    mc = jax.vmap(lambda k, Y: hypervolume_mc(k, Y, ref, 1000, chunk_size=300))
+    est, se = mc(keys, Ys)
+    for i in range(4):
+        e_i, s_i = hypervolume_mc(keys[i], Ys[i], ref, 1000, chunk_size=300)
+        assert float(est[i]) == pytest.approx(float(e_i), rel=1e-6)
+        assert float(se[i]) == pytest.approx(float(s_i), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: hypervolume(np.zeros((3, 2)), np.ones(3)), r"reference point ref must have shape \(2,\)"),
+        (lambda: hypervolume(np.zeros((3, 2)), np.ones((1, 2))), "reference point"),
+        (lambda: hypervolume(np.array([[0.0, np.nan]]), np.ones(2)), "NaN or infinite"),
+        (lambda: hypervolume(np.array([[0.0, -np.inf]]), np.ones(2)), "NaN or infinite"),
+        (lambda: hypervolume(np.zeros((3, 2)), np.array([1.0, np.nan])), "must be finite"),
+        (lambda: hypervolume(np.zeros(3), np.ones(3)), "2-D"),
+        (lambda: hypervolume(np.zeros((3, 0)), np.ones(0)), "at least one objective"),
+        (lambda: hypervolume(np.zeros((3, 5)), np.ones(5)), "hypervolume_mc"),
+        (lambda: hypervolume_contributions(np.zeros((3, 6)), np.ones(6)), "hypervolume_mc"),
+        (lambda: hypervolume(np.zeros((3, 2)), np.ones(2), mask=np.ones(4, bool)), "mask"),
+        (lambda: hypervolume_mc(jax.random.key(0), np.zeros((3, 2)), np.ones(3), 10), "reference point"),
+        (lambda: hypervolume_mc(jax.random.key(0), np.zeros((3, 2)), np.ones(2), 0), "n_samples"),
+        (lambda: hypervolume_mc(jax.random.key(0), np.array([[np.nan, 0.0]]), np.ones(2), 10), "NaN"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_shape_checks_apply_under_jit_and_value_checks_are_skipped():
+    with pytest.raises(ValueError, match="reference point"):
+        jax.jit(hypervolume)(jnp.zeros((3, 2)), jnp.ones(3))
+    # traced values are not inspected (no error, no host sync) ...
+    jax.jit(hypervolume)(jnp.zeros((3, 2)), jnp.ones(2)).block_until_ready()
