@@ -14,16 +14,24 @@ For minimised objectives and reference point r, the dominated hypervolume of the
     M = 3:  HV = integral over (b0, b1) of (r2 - c(b0, b1))_+ db1 db0,          c = min f2 s.t. f0 <= b0, f1 <= b1
 
 (c = +inf where infeasible). This is exact: a point y is dominated by the image iff some x has
-f(x) <= y, i.e. iff y_last >= c(y_0, ...). We evaluate c on a grid by solving each constrained
-subproblem with SLSQP (analytic gradients) from several starts: the best point of a dense
-boundary-aware sample that satisfies the constraints (the Pareto sets lie largely on the box's faces
-and edges, so the sample covers every face of the box, 3^d faces for VehicleSafety, and for
-Branin-Currin a fine grid plus fine lines on the box edges), and the neighbouring grid solution
-(continuation). The integral is then taken with the trapezoidal rule in substituted variables that make
-the integrand smooth at the ends (b = b_min + (r0 - b_min) t^2 for Branin-Currin, whose c has a square
-root singularity at the minimum of Branin; for VehicleSafety the inner variable runs from the feasibility
-limit min f1 s.t. f0 <= b0 to r1). Doubling the grid shows the discretisation error; the printed
-estimate is the finest grid's, the error estimate the change from the previous grid.
+f(x) <= y, i.e. iff y_last >= c(y_0, ...). Each value of c is a constrained subproblem, solved with SLSQP
+(analytic gradients) from several starts: the best point of a dense boundary-aware sample satisfying the
+constraints (the Pareto sets lie largely on the box's faces and edges: Branin-Currin's on the edge
+x1 = 1, VehicleSafety's on faces with at most two free coordinates, so the sample is a fine grid plus fine
+edge lines, resp. a grid on every face of the box), and the neighbouring solution (continuation).
+Slightly infeasible SLSQP results are pulled back onto the constraints, so every value is attained.
+
+- Branin-Currin: trapezoidal rule in t with b = b_min + (b_end - b_min) t^2 (c has a square-root
+  singularity at Branin's minimum b_min, smooth in t), b_end = branin(0, 1) where Currin reaches its
+  minimum (beyond it c is constant: exact tail). Doubling the grid shows clean second-order convergence.
+- VehicleSafety: c has kinks (the active face changes) and jumps (a new component of {f1 <= b1} becomes
+  the best), so the inner integral over b1 (from the feasibility limit min f1 s.t. f0 <= b0 up to the box
+  maximum of f1, constant tail beyond) is adaptive (bisect an interval while refining it changes its
+  integral by more than a tolerance; jumps get bracketed to 1e-9). The inner integral is continuous in b0
+  ({f0 <= b0} is convex and grows continuously), so the outer integral over b0 in [f0(1..1), f0(3..3)]
+  (constant tail beyond, weighing about 80% of the total) is a trapezoidal rule on nested grids.
+
+The printed estimate is the finest grid's; the change from the previous grid shows the error.
 
 Two extra numbers per problem:
 - `lower`: the exact (moocore) hypervolume of every point actually found (samples and SLSQP solutions).
@@ -365,12 +373,11 @@ def _solve_vs(objective: int, limits: dict[int, float], starts: list[np.ndarray]
     )
 
 
-def _vs_face_sample(grid: int) -> np.ndarray:
-    """Non-dominated points of a dense sample of every face of [1, 3]^5 (each coordinate free, at 1 or at 3).
-
-    The Pareto set lies mostly on faces with at most two free coordinates, so those are covered by a
-    regular grid (`grid` points a side, `grid^2 / 4`... for edges `8 grid`); faces with more free
-    coordinates get uniform random points.
+def _vs_face_sample(grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(X, F) of the non-dominated points of a sample of every face of [1, 3]^5 (3^5 faces: each
+    coordinate free, at 1 or at 3). The Pareto set lies mostly on faces with at most two free coordinates:
+    those get a regular grid (`grid` points a side; edges `8 grid` points); faces with more free
+    coordinates get `grid^2 / 4` uniform random points.
     """
     rng = np.random.default_rng(0)
     keep_x, keep_f = [], []
@@ -482,8 +489,8 @@ def _report(name: str, published: float, result: dict) -> dict:
         extra = f" {row['upper_bracket']:16.10f}" if "upper_bracket" in row else ""
         print(f"{row['n']:>8} {row['integral']:18.12f} {change:>12}{extra}")
         prev = row["integral"]
-    estimate = result["rows"][-1]["integral"]
-    error = abs(result["rows"][-1]["integral"] - result["rows"][-2]["integral"]) if len(result["rows"]) > 1 else math.nan
+    estimate = float(result["rows"][-1]["integral"])
+    error = float(abs(result["rows"][-1]["integral"] - result["rows"][-2]["integral"])) if len(result["rows"]) > 1 else math.nan
     print(f"  HV of all points found (achievable, true max >= this): {result['lower']!r}")
     print(f"  estimate {estimate!r}, discretisation error estimate {error:.2e}")
     return {"published": published, **result, "estimate": estimate, "error_estimate": error}

@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 from benchmarks.problems import get_problem
 from benchmarks.problems import synthetic as syn
 
-pymoo_problems = pytest.importorskip("pymoo.problems")
+
+
+def _pymoo_problem(name: str, **kwargs):
+    """pymoo's implementation, the independent reference for ZDT and DTLZ2 (skip when pymoo is absent)."""
+    return pytest.importorskip("pymoo.problems").get_problem(name, **kwargs)
 
 
 def _eval(problem, X) -> np.ndarray:
@@ -89,7 +93,7 @@ def test_dtlz2_matches_pymoo_and_front_is_unit_sphere(n_obj, dim):
     problem = get_problem("dtlz2", n_obj=n_obj, dim=dim)
     rng = np.random.default_rng(n_obj)
     X = rng.uniform(0, 1, (50, dim))
-    reference = pymoo_problems.get_problem("dtlz2", n_var=dim, n_obj=n_obj).evaluate(X)
+    reference = _pymoo_problem("dtlz2", n_var=dim, n_obj=n_obj).evaluate(X)
     np.testing.assert_allclose(_eval(problem, X), reference, rtol=2e-5, atol=2e-6)
     X[:, n_obj - 1 :] = 0.5  # g = 0: on the Pareto front
     Y = _eval(problem, X)
@@ -102,7 +106,7 @@ def test_dtlz2_matches_pymoo_and_front_is_unit_sphere(n_obj, dim):
 def test_zdt_matches_pymoo(name, dim):
     problem = get_problem(name, dim=dim)
     X = np.random.default_rng(dim).uniform(0, 1, (64, dim))
-    reference = pymoo_problems.get_problem(name, n_var=dim).evaluate(X)
+    reference = _pymoo_problem(name, n_var=dim).evaluate(X)
     np.testing.assert_allclose(_eval(problem, X), reference, rtol=2e-5, atol=2e-6)
 
 
@@ -281,7 +285,7 @@ def test_dtlz2_any_shape_matches_pymoo(n_obj, extra, seed):
     dim = n_obj + extra
     problem = get_problem("dtlz2", n_obj=n_obj, dim=dim)
     X = np.random.default_rng(seed).uniform(0, 1, (8, dim))
-    reference = pymoo_problems.get_problem("dtlz2", n_var=dim, n_obj=n_obj).evaluate(X)
+    reference = _pymoo_problem("dtlz2", n_var=dim, n_obj=n_obj).evaluate(X)
     np.testing.assert_allclose(_eval(problem, X), reference, rtol=2e-5, atol=2e-6)
     assert problem.max_hv == pytest.approx(1.1**n_obj - math.pi ** (n_obj / 2) / (2**n_obj * math.gamma(n_obj / 2 + 1)))
 
