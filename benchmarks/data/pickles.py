@@ -10,7 +10,8 @@ What is accepted:
 
 - Everything the pickle protocol builds without naming a global: ``None``, ``bool``, ``int``,
   ``float``, ``str``, ``bytes``, ``list``, ``tuple``, ``dict`` (and their nesting).
-- ``collections.OrderedDict``, ``builtins.set``, ``builtins.frozenset``, ``builtins.complex``.
+- ``collections.OrderedDict``, ``builtins.set``, ``builtins.frozenset``, ``builtins.complex``,
+  ``builtins.bytearray``, and ``_codecs.encode`` restricted to latin1 (protocol 2 writes ``bytes`` so).
 - Optionally (``allow_numpy_scalars=True``) numpy *scalars* of numeric/bool dtypes, as pickled by
   ``numpy.float64(...)`` etc. (``numpy.core.multiarray.scalar`` + ``numpy.dtype``). They are rebuilt
   by this module's own reconstructors from raw bytes, never by calling numpy's unpickling hooks, and
@@ -69,11 +70,20 @@ def _numpy_scalar(dtype: Any, raw: Any = None) -> int | float | bool:
     return np.frombuffer(bytes(raw), dtype=dtype)[0].item()
 
 
+def _latin1_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    # Protocol-2 pickles of `bytes` call `_codecs.encode(str, "latin1")`; no other codec is accepted.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError("_codecs.encode is only allowed for the latin1 encoding of a str")
+    return text.encode("latin1")
+
+
 _BASE_ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex,
+    ("builtins", "bytearray"): bytearray,
+    ("_codecs", "encode"): _latin1_encode,
     # Python 2 pickles name the builtins module `__builtin__`.
     ("__builtin__", "set"): set,
     ("__builtin__", "frozenset"): frozenset,
