@@ -23,7 +23,7 @@ for the kept numbers): both solvers agree with ``SVC`` on >= 99.7% of held-out p
 
 Float32 details: SMO updates ``G`` incrementally inside blocks of ``_BLOCK`` steps and recomputes it
 exactly (one ``Q @ a``) after each block so rounding does not accumulate; its tolerance is
-``max(tol, 1e-5 * max|K|)`` because float32 cannot resolve libsvm's absolute 1e-3 on poly-sized
+``max(tol, 1e-6 * max|K|)`` because float32 cannot resolve libsvm's absolute 1e-3 on poly-sized
 kernels. The interior-point method adds a ``1e-6 * max diag(Q)`` jitter to the factorised matrix and
 keeps its last finite iterate if float32 breaks down near the end.
 
@@ -49,7 +49,7 @@ SOLVERS = ("smo", "ipm")
 # SMO steps between two exact recomputations of the gradient (one Q @ a each).
 _BLOCK = 32
 # Relative part of the stopping tolerance, in units of the largest |K_ij|.
-_REL_TOL = 1e-5
+_REL_TOL = 1e-6
 # Interior-point iterations (about 10 reach the required agreement on every kernel; see module doc).
 _IPM_ITER = 12
 # libsvm's TAU: floor on the curvature of a working pair.
@@ -357,7 +357,7 @@ def fit(
         coef0: poly independent term (may be traced).
         max_iter: static; SMO: cap on steps (default ``max(5000, 50 * N)``); interior point: the
             number of iterations (default 12).
-        tol: SMO's absolute KKT-gap tolerance (libsvm's ``eps``); it uses ``max(tol, 1e-5 * max|K|)``
+        tol: SMO's absolute KKT-gap tolerance (libsvm's ``eps``); it uses ``max(tol, 1e-6 * max|K|)``
             because of float32. Unused by the interior-point solver.
         solver: ``'auto'`` (interior point for poly, SMO otherwise), ``'smo'`` or ``'ipm'`` (static).
 
