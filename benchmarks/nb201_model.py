@@ -34,9 +34,13 @@ FLOPs convention
 - linear: ``in*out + out`` (bias),
 - BatchNorm, ReLU, the additions that merge edges and the global pool are not counted.
 
-NASLib's ``flops`` in ``zc_nasbench201.json`` use another counter that also charges the per-element
-work of the ReLU/BN inside ``ReLUConvBN``; they differ from these numbers by a constant plus a fixed
-amount per convolution edge (see ``tests/test_nasbench201.py`` for the measured relation).
+NASLib's ``flops`` in ``zc_nasbench201.json`` (in millions) use another counter. Measured on all 2174
+records, exactly (residual < 1e-12):
+``naslib = ours/1e6 + 3 * N * sum_stages(C*H*W)/1e6 * n_conv_edges + const`` , i.e. NASLib also charges
+3 operations per output element of every cell edge's ``ReLUConvBN`` (ReLU + BN scale and shift):
+0.43008 M per conv edge at 32x32 (CIFAR), 0.10752 M at 16x16 (ImageNet16-120), and const = 0.136246 /
+0.136156 / 0.034248 M for CIFAR-10 / CIFAR-100 / ImageNet16-120 (stem and reduction-block BN/ReLU work,
+minus the classifier bias this module counts). NASLib / ours ranges over 1.0105 .. 1.0789.
 """
 
 from __future__ import annotations

@@ -448,6 +448,9 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
             handle.write(buffer.getvalue())
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a cache is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
