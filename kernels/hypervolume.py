@@ -17,6 +17,8 @@ Conventions
 Exact algorithms (dispatch on the static M):
 - M = 1: `ref - min`.
 - M = 2: sort by the first objective and sweep with a cumulative max: O(N log N).
+- Sorting: for N <= 256 the sorts are done by O(N^2) pairwise ranking and a one-hot matmul, which on
+  CPU is several times faster than XLA's sort (notably under vmap); larger N uses `lax.sort`.
 - M = 3: slice along the third objective. Points are added in order of decreasing gain in the third
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
   over the points sorted by the first objective (a running maximum); slice depths times staircase
@@ -95,6 +97,27 @@ def _unit_gains(Y, ref, valid):
     return gains / scale, jnp.prod(scale), inside
 
 
+# Up to this many points, sorting is replaced by O(N^2) pairwise ranking + a one-hot permutation
+# matmul: XLA's CPU sort costs ~0.1-0.3 us per element (and as much again batched under vmap), while
+# the fused pairwise passes are far cheaper for small N.
+_PAIRWISE_SORT_MAX_N = 256
+
+
+def _sort_descending(keys, *payloads):
+    """(keys sorted descending, *payloads permuted the same way); ties keep the original order."""
+    n = keys.shape[0]
+    if n > _PAIRWISE_SORT_MAX_N:
+        sorted_ = lax.sort((-keys, *payloads), num_keys=1)
+        return (-sorted_[0], *sorted_[1:])
+    index = jnp.arange(n)
+    ahead = (keys[None, :] > keys[:, None]) | ((keys[None, :] == keys[:, None]) & (index[None, :] < index[:, None]))
+    rank = jnp.sum(ahead, axis=1)  # rank[i]: position of i in the sorted order
+    one_hot = (rank[None, :] == index[:, None]).astype(keys.dtype)  # [position, point]
+    stacked = jnp.stack([keys, *(p.astype(keys.dtype) for p in payloads)], axis=1)
+    permuted = jnp.matmul(one_hot, stacked, precision=lax.Precision.HIGHEST)
+    return (permuted[:, 0], *(permuted[:, j + 1].astype(p.dtype) for j, p in enumerate(payloads)))
+
+
 def _next_shifted(values):
     """values[1:] followed by 0 (the sweep's end at the reference point, gain 0)."""
     return jnp.concatenate([values[1:], jnp.zeros((1,), values.dtype)])
@@ -105,8 +128,7 @@ def _hv1(gains):
 
 
 def _hv2(gains):
-    neg_a, b = lax.sort((-gains[:, 0], gains[:, 1]), num_keys=1)
-    a = -neg_a
+    a, b = _sort_descending(gains[:, 0], gains[:, 1])
     best_b_so_far = lax.associative_scan(jnp.maximum, b)
     return jnp.sum((a - _next_shifted(a)) * best_b_so_far)
 
@@ -120,12 +142,10 @@ def _hv3_batched(gains, active):
     n = gains.shape[0]
     a, b, c = gains[:, 0], gains[:, 1], gains[:, 2]
     iota = jnp.arange(n, dtype=jnp.int32)
-    neg_a_sorted, order_a = lax.sort((-a, iota), num_keys=1)
-    a_sorted = -neg_a_sorted
+    a_sorted, order_a = _sort_descending(a, iota)
     position_in_a = jnp.zeros(n, jnp.int32).at[order_a].set(iota)
     widths_a = a_sorted - _next_shifted(a_sorted)  # >= 0; strip i spans (a_sorted[i+1], a_sorted[i]]
-    neg_c_sorted, order_c = lax.sort((-c, iota), num_keys=1)
-    c_sorted = -neg_c_sorted
+    c_sorted, order_c = _sort_descending(c, iota)
     depths_c = c_sorted - _next_shifted(c_sorted)
 
     def add_point(carry, point):
@@ -152,9 +172,9 @@ def _hv4_batched(gains, active):
     """4-D hypervolumes of several subsets (active: bool [K, N]) by slicing along objective 4."""
     n = gains.shape[0]
     d = gains[:, 3]
-    order_d = jnp.argsort(-d)
-    rank_d = jnp.zeros(n, jnp.int32).at[order_d].set(jnp.arange(n, dtype=jnp.int32))
-    d_sorted = d[order_d]
+    iota = jnp.arange(n, dtype=jnp.int32)
+    d_sorted, order_d = _sort_descending(d, iota)
+    rank_d = jnp.zeros(n, jnp.int32).at[order_d].set(iota)
     depths_d = d_sorted - _next_shifted(d_sorted)
     prefix = rank_d[None, :] <= jnp.arange(n)[:, None]  # [slice k, point]: in the first k+1 by d
 
