@@ -28,7 +28,8 @@ class LaMOOConfig:
         max_depth: deepest level that may be split; None derives it from the budget (the deepest
             level whose node capacity can still exceed `min_split_size`).
         svm_kernel, svm_C, svm_gamma, svm_degree, svm_coef0: the node classifier (`kernels.svm`).
-        svm_max_iter: iteration cap of the SVM solver.
+        svm_max_iter: iteration cap of the SVM solver (None: the solver's default).
+        svm_solver: "auto" (interior point for poly, SMO otherwise), "smo" or "ipm".
         assign_by: "label" (reference default: children receive samples by their dominance label)
             or "prediction" (by the fitted SVM's prediction, so that the tree's sample partition
             agrees with the regions it samples from).
@@ -50,7 +51,8 @@ class LaMOOConfig:
     svm_gamma: float | str = "scale"
     svm_degree: int = 4
     svm_coef0: float = 0.0
-    svm_max_iter: int = 200
+    svm_max_iter: int | None = None
+    svm_solver: Literal["auto", "smo", "ipm"] = "auto"
     assign_by: Literal["label", "prediction"] = "label"
     selection: Literal["leaf", "path"] = "leaf"
     cp: float | str = "auto"

@@ -89,6 +89,7 @@ def _fit_svm(features, labels, member, config: LaMOOConfig):
         degree=config.svm_degree,
         coef0=config.svm_coef0,
         max_iter=config.svm_max_iter,
+        solver=config.svm_solver,
     )
 
 
@@ -186,3 +187,7 @@ def node_members(tree: Tree, node_id: jax.Array, n_levels: int) -> jax.Array:
     up = jnp.maximum(leaf_depth - depth, 0)
     ancestor_of_leaf = ((leaf + 1) >> up) - 1
     return (leaf >= 0) & (leaf_depth >= depth) & (ancestor_of_leaf == node_id)
+
+
+#: `build_tree` compiled on its own (config and capacities static), for use outside the loop.
+build_tree_jit = jax.jit(build_tree, static_argnames=("config", "capacities"))

@@ -12,7 +12,7 @@ from lamoo_jax.config import LaMOOConfig, level_capacities
 from lamoo_jax.mcts import region_of
 from lamoo_jax.samplers.base import ProposalContext
 from lamoo_jax.samplers.random import RandomSampler
-from lamoo_jax.tree import build_tree
+from lamoo_jax.tree import build_tree_jit
 
 
 def _zdt1_like(data, x):
@@ -79,7 +79,7 @@ def test_random_sampler_stays_in_region_or_documented_relaxation():
     mask = np.ones(capacity, bool)
     config = LaMOOConfig(svm_kernel="rbf")
     space = Box.create([0, 0], [1, 1])
-    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(capacity, config)))
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(capacity, config)))
     deepest = int(np.flatnonzero(np.asarray(tree.is_leaf))[-1])
     region = region_of(tree, jnp.int32(deepest))
     assert int(region.length) >= 1

@@ -8,7 +8,7 @@ import pytest
 from kernels import svm
 from lamoo_jax import mcts
 from lamoo_jax.config import LaMOOConfig, level_capacities
-from lamoo_jax.tree import build_tree, node_members
+from lamoo_jax.tree import build_tree, build_tree_jit, node_members
 
 
 def _brute_dominance_count(Y):
@@ -99,11 +99,11 @@ def test_prediction_assignment_matches_the_classifiers(built):
 def test_small_nodes_are_not_split_and_node_cap_holds():
     X, Y, mask = _samples(1, 15, 40)
     config = LaMOOConfig(svm_kernel="rbf")
-    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
     assert int(tree.n_nodes) == 1
     X, Y, mask = _samples(2, 200, 200)
     capped = LaMOOConfig(svm_kernel="rbf", max_nodes=5)
-    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), capped, tuple(level_capacities(200, capped)))
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), capped, tuple(level_capacities(200, capped)))
     assert 3 <= int(tree.n_nodes) <= 5
 
 
@@ -114,7 +114,7 @@ def test_one_class_node_is_not_split():
     Y = np.ones((40, 2), np.float32)
     mask = np.ones(40, bool)
     config = LaMOOConfig(svm_kernel="rbf")
-    tree = build_tree(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(40, config)))
     assert int(tree.n_nodes) == 1
 
 
