@@ -1,6 +1,48 @@
-"""lamoo-jax: LaMOO as one jit-compiled, vmapped JAX loop."""
+"""lamoo-jax: LaMOO (multi-objective optimization by learning space partitions) as one
+jit-compiled, vmapped JAX loop.
 
+One import gives the optimizer and the public array kernels:
+
+    import lamoo_jax as lj
+    lj.optimize(problem, budget=100, seeds=32)
+    lj.hypervolume(Y, ref); lj.dominance_count(Y); lj.svm_fit(X, y)
+"""
+
+from kernels.dominance import (
+    dominance_count,
+    dominance_count_blocked,
+    dominance_matrix,
+    nondominated_mask,
+    nondominated_mask_blocked,
+)
+from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc
+from kernels.svm import SVMModel
+from kernels.svm import decision_function as svm_decision_function
+from kernels.svm import fit as svm_fit
+from kernels.svm import predict as svm_predict
+from lamoo_jax.api import Result, optimize
+from lamoo_jax.config import LaMOOConfig
 from lamoo_jax.problem import Problem
 from lamoo_jax.spaces import Box, Categorical, FiniteSet
 
-__all__ = ["Problem", "Box", "Categorical", "FiniteSet"]
+__all__ = [
+    "Box",
+    "Categorical",
+    "FiniteSet",
+    "LaMOOConfig",
+    "Problem",
+    "Result",
+    "SVMModel",
+    "dominance_count",
+    "dominance_count_blocked",
+    "dominance_matrix",
+    "hypervolume",
+    "hypervolume_contributions",
+    "hypervolume_mc",
+    "nondominated_mask",
+    "nondominated_mask_blocked",
+    "optimize",
+    "svm_decision_function",
+    "svm_fit",
+    "svm_predict",
+]
