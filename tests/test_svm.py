@@ -264,3 +264,10 @@ def test_bad_inputs():
         svm.fit(X_nan, y)
     with pytest.raises(ValueError, match="y must be boolean"):
         svm.fit(X, np.arange(10) % 3)
+
+
+def test_query_shape_mismatch():
+    X = np.random.default_rng(0).uniform(size=(12, 2)).astype(np.float32)
+    model = svm.fit(X, np.arange(12) % 2 == 0)
+    with pytest.raises(ValueError, match="Xq must have shape"):
+        svm.predict(model, np.zeros((4, 3), np.float32))
