@@ -58,7 +58,7 @@ def bench_single(kernel: str, n: int, d: int, n_query: int, repeats: int) -> dic
     return {
         "section": "single",
         "kernel": kernel,
-        "solver": "ipm" if kernel == "poly" else "smo",
+        "solver": "ipm" if kernel == "poly" and n <= svm._IPM_MAX_AUTO_N else "smo",  # what solver="auto" picks
         "B": 1,
         "N": n,
         "d": d,
