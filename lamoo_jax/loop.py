@@ -28,7 +28,7 @@ from lamoo_jax.config import LaMOOConfig, level_capacities
 from lamoo_jax.metrics import hv_history_exact, hv_history_mc
 from lamoo_jax.problem import Problem
 from lamoo_jax.samplers.base import ProposalContext, empty_region
-from lamoo_jax.tree import build_tree
+from lamoo_jax.tree import build_tree, depth_capacities
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +141,7 @@ def step(state: RunState, problem: Problem, spec: RunSpec) -> tuple[RunState, It
             strategy=config.selection,
             exact_hv=config.use_exact_hv(problem.n_obj),
             hv_mc_samples=config.hv_mc_samples,
+            depth_capacity=depth_capacities(spec.capacities, config),
         )
         node_hv, leaf, region, leaf_mask = selection.node_hv, selection.leaf, selection.region, selection.leaf_mask
         pad = jnp.zeros(q, bool)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from kernels.hypervolume import hypervolume
 from lamoo_jax.samplers.base import Region
-from lamoo_jax.tree import Tree, ancestor, heap_size, node_depth, node_members
+from lamoo_jax.tree import Tree, ancestor, compact, heap_size, node_depth, node_members
 
 
 def node_member_matrix(tree: Tree) -> jax.Array:
@@ -26,9 +26,21 @@ def node_member_matrix(tree: Tree) -> jax.Array:
     return jax.vmap(lambda i: node_members(tree, i, tree.n_levels))(ids) & tree.exists[:, None]
 
 
-def node_hypervolumes_exact(members: jax.Array, Y: jax.Array, ref: jax.Array) -> jax.Array:
-    """float32[H] exact hypervolume of each node's samples (kernels.hypervolume)."""
-    return jax.vmap(lambda m: hypervolume(Y, ref, m))(members)
+def node_hypervolumes_exact(members: jax.Array, Y: jax.Array, ref: jax.Array, depth_capacity: tuple[int, ...] = ()) -> jax.Array:
+    """float32[H] exact hypervolume of each node's samples (kernels.hypervolume).
+
+    With `depth_capacity` (static, one entry per depth: `tree.depth_capacities`), each node's
+    samples are first compacted into a buffer of its depth's capacity, so the cost per node
+    scales with the node's size rather than with all N samples.
+    """
+    if not depth_capacity:
+        return jax.vmap(lambda m: hypervolume(Y, ref, m))(members)
+    values = []
+    for depth, capacity in enumerate(depth_capacity):
+        level_members = members[2**depth - 1 : 2 ** (depth + 1) - 1]
+        idx, valid = jax.vmap(lambda m: compact(m, capacity))(level_members)
+        values.append(jax.vmap(lambda i, v: hypervolume(Y[i], ref, v))(idx, valid))
+    return jnp.concatenate(values)
 
 
 def node_hypervolumes_mc(key: jax.Array, members: jax.Array, Y: jax.Array, mask: jax.Array, ref: jax.Array, n_samples: int) -> jax.Array:
@@ -115,6 +127,7 @@ def select(
     strategy: str,
     exact_hv: bool,
     hv_mc_samples: int,
+    depth_capacity: tuple[int, ...] = (),
 ) -> Selection:
     """Value every node, compute UCB and select a leaf (one seed).
 
@@ -124,7 +137,7 @@ def select(
     """
     members = node_member_matrix(tree)
     if exact_hv:
-        node_hv = node_hypervolumes_exact(members, Y, ref)
+        node_hv = node_hypervolumes_exact(members, Y, ref, depth_capacity)
     else:
         node_hv = node_hypervolumes_mc(key, members, Y, mask, ref, hv_mc_samples)
     node_hv = jnp.where(tree.exists, node_hv, 0.0)

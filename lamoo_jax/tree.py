@@ -68,14 +68,32 @@ def level_ids(depth: int) -> jax.Array:
     return (2**depth - 1 + jnp.arange(2**depth)).astype(jnp.int32)
 
 
-def gather_node(node_of_sample: jax.Array, node_id: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:
-    """Indices (int32[capacity]) and membership (bool[capacity]) of the samples in one node.
+def compact(member: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:
+    """Indices (int32[capacity]) and validity (bool[capacity]) of the True entries of `member`.
 
-    Members come first, in sample order (a stable sort), so ties later break by sample order.
+    The members come first, in their original order; the rest of the buffer is padding. A
+    cumulative-sum scatter rather than a sort: XLA's CPU sort is slow for many small arrays.
     """
-    member = node_of_sample == node_id
-    order = jnp.argsort(~member, stable=True)[:capacity]
-    return order.astype(jnp.int32), member[order]
+    position = jnp.cumsum(member) - 1
+    target = jnp.where(member, position, capacity)
+    idx = jnp.zeros(capacity, jnp.int32).at[target].set(jnp.arange(member.shape[0], dtype=jnp.int32), mode="drop")
+    valid = jnp.arange(capacity) < jnp.sum(member)
+    return idx, valid
+
+
+def gather_node(node_of_sample: jax.Array, node_id: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:
+    """Indices (int32[capacity]) and membership (bool[capacity]) of the samples whose leaf is
+    `node_id`, in sample order (so that ties later break by sample order)."""
+    return compact(node_of_sample == node_id, capacity)
+
+
+def depth_capacities(capacities: tuple[int, ...], config: LaMOOConfig) -> tuple[int, ...]:
+    """Static sample capacity of a node at every depth of the tree, including the last depth
+    (which holds only leaves): `len(capacities) + 1` entries."""
+    if not capacities:
+        return ()
+    last = capacities[-1] // 2 + 1 if config.assign_by == "label" else capacities[-1]
+    return tuple(capacities) + (last,)
 
 
 def _fit_svm(features, labels, member, config: LaMOOConfig):
@@ -102,8 +120,10 @@ def good_labels(Y_node: jax.Array, member: jax.Array) -> jax.Array:
     """
     count = dominance_count(Y_node, member)
     key = jnp.where(member, count, jnp.iinfo(jnp.int32).max)
-    order = jnp.argsort(key, stable=True)
-    position = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0]))
+    # Stable rank by pairwise comparison (ties by sample order); cheaper than a sort at node sizes.
+    index = jnp.arange(key.shape[0])
+    before = (key[None, :] < key[:, None]) | ((key[None, :] == key[:, None]) & (index[None, :] < index[:, None]))
+    position = jnp.sum(before, axis=1)
     n = jnp.sum(member)
     return member & (position < n // 2 + 1)
 

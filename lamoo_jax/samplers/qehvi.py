@@ -21,17 +21,21 @@ whose start points only are drawn in the region):
   and each candidate's sample follow their true joint posterior. Base normals are fixed for the
   whole batch (common random numbers across candidates and steps). Plain (pseudo-random) MC with
   `mc_samples` draws; BoTorch uses 128 scrambled-Sobol draws.
-- Hypervolume improvement of a single point y over a set A (HVI = vol[y, ref] - HV(max(A, y))):
-  exact for M <= 3 (sorted staircase for M = 2, slices along the third objective for M = 3, both
-  sharing one sort of A across all candidates of an MC sample), Monte Carlo for M > 3: the share
-  of `hv_mc_samples` fixed uniform points of the box [y, ref] that A does not dominate, times the
-  box volume. Estimating the improvement directly (instead of the difference of two MC
-  hypervolumes) keeps its relative error independent of the size of HV(A), and the fixed base
-  points make it a smooth, common-random-number function of y.
+- Hypervolume improvement, exact for M <= 3: the non-dominated part of the reference box of the
+  observed set P is tabulated once per proposal on the grid cut by P's coordinates
+  (`nondominated_grid`, O(N^M) memory); the non-dominated volume above any point is then an exact
+  multilinear interpolation of that table (`nondominated_volume`, O(M log N)). The improvement of
+  y over P u F_sel^s follows by inclusion-exclusion over the 2^j - 1 subsets of the j chosen
+  points (`hvi_exact`), so no per-sample hypervolume is ever recomputed. For M > 3 (the grid would
+  be too large): Monte Carlo, the share of `hv_mc_samples` fixed uniform points of the box
+  [y, ref] that P u F_sel^s does not dominate, times the box volume (`hvi_monte_carlo`).
+  Estimating the improvement directly (instead of the difference of two MC hypervolumes) keeps
+  its relative error independent of the size of HV(P), and the fixed base points make it a
+  common-random-number function of y across candidates and steps.
 
-Cost per greedy step: mc_samples x n_candidates HVI evaluations, each O(|A|) for M = 2,
-O(|A|^2) for M = 3 and O(hv_mc_samples |A| M) for M > 3, |A| = buffer size + q. Defaults are
-modest for CPUs; raise them on a GPU.
+Cost per greedy step j: mc_samples x n_candidates x 2^j grid look-ups for M <= 3 (plus the
+O(N^M) table once), mc_samples x n_candidates x hv_mc_samples x (N + j) x M comparisons for
+M > 3. Defaults are modest for CPUs; raise them on a GPU.
 """
 
 from __future__ import annotations
