@@ -6,13 +6,17 @@ Every row is measured in this one run on the same inputs. JAX timings are of the
 a user calls them (Python validation + jitted kernel; inputs already on device), with compile time
 (first call) reported separately from the steady-state median. Sections:
 
-- dominance: `dominance_count` vs numpy brute force; `nondominated_mask` vs `moocore.is_nondominated`;
-  the blocked variant at N = 100,000, M = 10 (not with --quick).
+- dominance: `dominance_count` vs numpy brute force; `nondominated_mask` vs `moocore.is_nondominated`
+  on one set and on 256 sets (`jit(vmap(nondominated_mask))` vs a Python loop over moocore); the
+  blocked variant at N = 100,000, M = 10 (not with --quick).
 - hv_single: exact `hypervolume` vs `moocore.hypervolume` on one front (target: within 3x, M = 2, 3,
-  N <= 1000).
+  N <= 1000), with JAX's default asynchronous CPU dispatch (this process) and with
+  `jax_cpu_enable_async_dispatch=False` (a subprocess: the flag must be set before JAX starts), and
+  the dispatch floor (an empty jitted function) in both modes.
 - hv_batched: 256 fronts with `jit(vmap(hypervolume))` vs a Python loop over moocore (target: >= 5x).
 - hv_mc: `hypervolume_mc` relative error and reported standard error vs the number of samples, for
   M = 4, 8, 10 against moocore's exact value.
+- svm: `benchmarks.bench_svm.run` (JAX SVC vs sklearn; it prints its own tables).
 
 Other benchmark modules can add sections: a section is a function `(quick: bool) -> dict` with keys
 `title`, `columns`, `rows` (list of dicts) and optional `notes`; see `SECTIONS` and `run_sections`.
@@ -21,6 +25,10 @@ Other benchmark modules can add sections: a section is a function `(quick: bool)
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
 import jax
@@ -85,7 +93,9 @@ def section_dominance(quick: bool) -> dict:
             dict(kernel="nondominated_mask", N=n, M=m, jax_ms=nd_s * 1e3, reference="moocore.is_nondominated",
                  ref_ms=None if moo_s is None else moo_s * 1e3, speedup=ratio(moo_s, nd_s))
         )
-    notes = []
+    rows += _nondominated_batched_rows(rng, quick)
+    notes = ["nondominated_mask x256: jit(vmap(nondominated_mask)) over [256, N, M] (a quarter of each buffer masked) "
+             "vs a Python loop of moocore.is_nondominated on each set's valid rows"]
     if not quick:
         n, m = 100_000, 10
         Y = jnp.asarray(rng.random((n, m)).astype(np.float32))
@@ -113,31 +123,109 @@ def section_dominance(quick: bool) -> dict:
     )
 
 
-def section_hv_single(quick: bool) -> dict:
-    rng = np.random.default_rng(1)
+def _nondominated_batched_rows(rng, quick: bool) -> list[dict]:
+    batch = 256
     rows = []
-    for m, n in [(2, 100), (2, 1000), (3, 100), (3, 1000), (4, 100), (4, 200)]:
-        Y = sphere_front(rng, n, m)
-        ref = np.full(m, 1.1, np.float32)
-        Yj, refj = jnp.asarray(Y), jnp.asarray(ref)
-        compile_s, steady_s = time_jax(hypervolume, Yj, refj, repeats=20, min_time_s=0.3)
-        exact = moocore.hypervolume(Y.astype(np.float64), ref=ref.astype(np.float64)) if moocore else None
-        moo_s = (
-            time_py(moocore.hypervolume, Y.astype(np.float64), ref=ref.astype(np.float64), repeats=20, min_time_s=0.3)
-            if moocore
-            else None
-        )
-        slowdown = ratio(steady_s, moo_s)
-        got = float(hypervolume(Yj, refj))
+    for n, m in [(100, 2), (100, 3), (100, 10)] + ([] if quick else [(1000, 2), (1000, 3)]):
+        Ys = rng.random((batch, n, m)).astype(np.float32)
+        masks = rng.random((batch, n)) < 0.75
+        batched = jax.jit(jax.vmap(nondominated_mask))
+        Ysj, masksj = jnp.asarray(Ys), jnp.asarray(masks)
+        compile_s, steady_s = time_jax(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
+        row = dict(kernel="nondominated_mask x256", N=n, M=m, compile_s=compile_s, jax_ms=steady_s * 1e3,
+                   reference="loop of moocore.is_nondominated")
+        if moocore is not None:
+            Ys64 = Ys.astype(np.float64)
+
+            def moocore_loop():
+                return [moocore.is_nondominated(Y[mk]) for Y, mk in zip(Ys64, masks)]
+
+            loop_s = time_py(moocore_loop, repeats=3, min_time_s=0.2)
+            ours = np.asarray(batched(Ysj, masksj))
+            for b, (theirs, mk) in enumerate(zip(moocore_loop(), masks)):
+                assert (ours[b][mk] == theirs).all() and not ours[b][~mk].any()
+            row.update(ref_ms=loop_s * 1e3, speedup=ratio(loop_s, steady_s))
+        rows.append(row)
+    return rows
+
+
+# Fronts timed by hv_single, generated identically in the sync-dispatch subprocess.
+_HV_SINGLE_CASES = [(2, 100), (2, 1000), (3, 100), (3, 1000), (4, 100), (4, 200)]
+
+
+def _hv_single_inputs():
+    rng = np.random.default_rng(1)
+    for m, n in _HV_SINGLE_CASES:
+        yield m, n, sphere_front(rng, n, m), np.full(m, 1.1, np.float32)
+
+
+def _time_hv_single_jax() -> dict:
+    """JAX timings of hv_single in this process: {"floor": (s, s), "M,N": (compile_s, steady_s, value)}."""
+    empty = jax.jit(lambda x: x)
+    x = jnp.ones(3)
+    results = {"floor": time_jax(empty, x, repeats=200, min_time_s=0.2)}
+    for m, n, Y, ref in _hv_single_inputs():
+        Yj, refj = jax.device_put(Y), jax.device_put(ref)
+        compile_s, steady_s = time_jax(hypervolume, Yj, refj, repeats=50, min_time_s=0.3)
+        results[f"{m},{n}"] = (compile_s, steady_s, float(hypervolume(Yj, refj)))
+    return results
+
+
+def _sync_dispatch_worker() -> None:
+    """Entry of the subprocess: time hv_single with synchronous CPU dispatch, print JSON."""
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    print(json.dumps(_time_hv_single_jax()))
+
+
+def _time_hv_single_sync_dispatch() -> tuple[dict | None, str | None]:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_kernels", "--sync-dispatch-worker"],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        return None, f"sync-dispatch subprocess failed: {proc.stderr.strip()[-500:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
+
+
+def section_hv_single(quick: bool) -> dict:
+    async_times = _time_hv_single_jax()
+    sync_times, error = _time_hv_single_sync_dispatch()
+    rows = []
+    for m, n, Y, ref in _hv_single_inputs():
+        compile_s, async_s, got = async_times[f"{m},{n}"]
+        sync_s = None if sync_times is None else sync_times[f"{m},{n}"][1]
+        Y64, ref64 = Y.astype(np.float64), ref.astype(np.float64)
+        exact = moocore.hypervolume(Y64, ref=ref64) if moocore else None
+        moo_s = time_py(moocore.hypervolume, Y64, ref=ref64, repeats=50, min_time_s=0.3) if moocore else None
+        targeted = m <= 3
+        async_ratio, sync_ratio = ratio(async_s, moo_s), ratio(sync_s, moo_s)
         rows.append(
-            dict(M=m, N=n, compile_s=compile_s, jax_ms=steady_s * 1e3, moocore_ms=None if moo_s is None else moo_s * 1e3,
-                 jax_over_moocore=slowdown, rel_diff=None if exact is None else abs(got - exact) / exact,
-                 target="<= 3x" if m <= 3 else "(none)", status=_status(slowdown, 3.0, False) if m <= 3 else "-")
+            dict(M=m, N=n, compile_s=compile_s, jax_ms=async_s * 1e3, jax_sync_ms=None if sync_s is None else sync_s * 1e3,
+                 moocore_ms=None if moo_s is None else moo_s * 1e3, jax_over_moocore=async_ratio,
+                 sync_over_moocore=sync_ratio, rel_diff=None if exact is None else abs(got - exact) / exact,
+                 target="<= 3x" if targeted else "(none)",
+                 status=_status(async_ratio, 3.0, False) if targeted else "-",
+                 sync_status=_status(sync_ratio, 3.0, False) if targeted else "-")
         )
+    floor_async = async_times["floor"][1]
+    floor_sync = None if sync_times is None else sync_times["floor"][1]
+    notes = [
+        "public hypervolume() on device arrays (jax.device_put beforehand), validation included; jax_ms: default "
+        "asynchronous CPU dispatch (this process); jax_sync_ms: jax_cpu_enable_async_dispatch=False (subprocess)",
+        f"dispatch floor (empty jitted function, steady state): {floor_async * 1e6:.1f} us async, "
+        + ("-" if floor_sync is None else f"{floor_sync * 1e6:.1f} us sync"),
+        "with async dispatch a multi-op program runs on a worker thread; on this shared 2-core machine the hand-off "
+        "adds tens of microseconds of noisy latency to small calls, which synchronous dispatch avoids",
+    ]
+    if error:
+        notes.append(error)
     return dict(
         title="Exact hypervolume, one front (points on the unit sphere, ref = 1.1)",
-        columns=["M", "N", "compile_s", "jax_ms", "moocore_ms", "jax_over_moocore", "rel_diff", "target", "status"],
+        columns=["M", "N", "compile_s", "jax_ms", "jax_sync_ms", "moocore_ms", "jax_over_moocore", "sync_over_moocore",
+                 "rel_diff", "target", "status", "sync_status"],
         rows=rows,
+        notes=notes,
     )
 
 
@@ -145,7 +233,7 @@ def section_hv_batched(quick: bool) -> dict:
     rng = np.random.default_rng(2)
     batch = 256
     rows = []
-    cases = [(2, 100), (3, 100), (4, 30)] + ([] if quick else [(2, 1000), (3, 300)])
+    cases = [(2, 30), (2, 100), (3, 30), (3, 100), (4, 30)] + ([] if quick else [(2, 1000), (3, 1000)])
     for m, n in cases:
         Ys = np.stack([sphere_front(rng, n, m) for _ in range(batch)])
         # realistic fixed-size buffers: about a quarter of the rows are unused (masked)
@@ -159,11 +247,12 @@ def section_hv_batched(quick: bool) -> dict:
         def moocore_loop():
             return [moocore.hypervolume(Y[mk], ref=ref64) for Y, mk in zip(Ys64, masks)]
 
-        loop_s = time_py(moocore_loop, repeats=3) if moocore else None
+        loop_s = time_py(moocore_loop, repeats=3, min_time_s=0.2) if moocore else None
         err = None
         if moocore:
             ours = np.asarray(batched(Ysj, refj, masksj), np.float64)
-            err = float(np.max(np.abs(ours - np.array(moocore_loop())) / np.array(moocore_loop())))
+            theirs = np.array(moocore_loop())
+            err = float(np.max(np.abs(ours - theirs) / theirs))
         speedup = ratio(loop_s, steady_s)
         rows.append(
             dict(M=m, N=n, fronts=batch, compile_s=compile_s, jax_vmap_ms=steady_s * 1e3,
@@ -209,12 +298,28 @@ def section_hv_mc(quick: bool) -> dict:
     )
 
 
+def section_svm(quick: bool) -> dict:
+    """The SVM benchmark of benchmarks/bench_svm.py (prints its own two tables)."""
+    from benchmarks import bench_svm
+
+    rows = bench_svm.run(quick)
+    return dict(title="SVM: JAX SVC vs sklearn SVC (see benchmarks/bench_svm.py)", columns=[], rows=rows, printed=True)
+
+
 SECTIONS = {
     "dominance": section_dominance,
     "hv_single": section_hv_single,
     "hv_batched": section_hv_batched,
     "hv_mc": section_hv_mc,
+    "svm": section_svm,
 }
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def run_sections(sections: dict, quick: bool) -> dict:
@@ -225,9 +330,11 @@ def run_sections(sections: dict, quick: bool) -> dict:
         result = fn(quick)
         result["wall_s"] = time.perf_counter() - t0
         print()
-        print_table(result["rows"], result["columns"], title=f"== {result['title']}")
+        if not result.pop("printed", False):
+            print_table(result["rows"], result["columns"], title=f"== {result['title']}")
         for note in result.get("notes", []):
             print(f"   note: {note}")
+        print(f"   ({result['wall_s']:.1f} s, load average {_load_average()})", flush=True)
         results[name] = result
     return results
 
@@ -237,14 +344,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="smaller sizes; skips N=100,000 blocked dominance")
     parser.add_argument("--out", default="results/bench_kernels.json", help="JSON output path")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {list(SECTIONS)}")
+    parser.add_argument("--sync-dispatch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.sync_dispatch_worker:
+        _sync_dispatch_worker()
+        return {}
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
     print(f"machine: {machine_info()}")
+    print(f"load average at start: {_load_average()}")
     results = run_sections({name: SECTIONS[name] for name in chosen}, args.quick)
-    payload = {"benchmark": "bench_kernels", "quick": args.quick, "machine": machine_info(), "sections": results}
+    payload = {"benchmark": "bench_kernels", "quick": args.quick, "machine": machine_info(),
+               "load_average_end": _load_average(), "sections": results}
+    print(f"\nload average at end: {payload['load_average_end']}")
     write_json_atomic(args.out, payload)
     print(f"\nwrote {args.out}")
     return payload

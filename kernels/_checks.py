@@ -38,7 +38,8 @@ def check_objectives(Y: Any, name: str = "Y") -> Any:
         raise ValueError(f"{name} must be a 2-D array of shape [N, M] (one row per point), got shape {tuple(Y.shape)}")
     if Y.shape[1] < 1:
         raise ValueError(f"{name} must have at least one objective (M >= 1), got shape {tuple(Y.shape)}")
-    if not (jnp.issubdtype(Y.dtype, jnp.floating) or jnp.issubdtype(Y.dtype, jnp.integer) or Y.dtype == bool):
+    # dtype.kind covers numpy's float/int/uint/bool quickly; jnp.issubdtype handles bfloat16 etc.
+    if Y.dtype.kind not in "fiub" and not jnp.issubdtype(Y.dtype, jnp.floating):
         raise ValueError(f"{name} must hold real numbers, got dtype {Y.dtype}")
     return Y
 
@@ -57,8 +58,8 @@ def check_finite_rows(Y: Any, mask: Any, name: str = "Y") -> None:
     """Raise if a valid row of a concrete `Y` holds NaN or +-inf (skipped when traced)."""
     if not is_concrete(Y) or (mask is not None and not is_concrete(mask)):
         return
-    values = np.asarray(Y)
-    if values.size == 0 or np.isfinite(values).all():
+    values = np.asarray(Y)  # zero-copy for numpy and CPU jax arrays
+    if np.isfinite(values).all():
         return
     bad_rows = ~np.isfinite(values).all(axis=1)
     if mask is not None:
@@ -78,8 +79,10 @@ def check_reference(ref: Any, m: int, name: str = "ref") -> Any:
         raise ValueError(
             f"reference point {name} must have shape ({m},) to match the {m} objectives, got shape {tuple(ref.shape)}"
         )
-    if is_concrete(ref) and not np.isfinite(np.asarray(ref)).all():
-        raise ValueError(f"reference point {name} must be finite, got {np.asarray(ref).tolist()}")
+    if is_concrete(ref):
+        values = np.asarray(ref)
+        if not np.isfinite(values).all():
+            raise ValueError(f"reference point {name} must be finite, got {values.tolist()}")
     return ref
 
 

@@ -16,9 +16,10 @@ Conventions
 
 Exact algorithms (dispatch on the static M):
 - M = 1: `ref - min`.
-- M = 2: sort by the first objective and sweep with a cumulative max: O(N log N).
-- Sorting: for N <= 256 the sorts are done by O(N^2) pairwise ranking and a one-hot matmul, which on
-  CPU is several times faster than XLA's sort (notably under vmap); larger N uses `lax.sort`.
+- M = 2: sort by the first objective and sweep with a running max: O(N log N).
+- Sorting: every sort is a single-operand integer sort of the gains' bit patterns (exact for
+  non-negative floats), the fast path of XLA's CPU sort; positions come from `searchsorted` and a
+  permutation from sorting packed `position * N + index` keys (see `_descending_positions`).
 - M = 3: slice along the third objective. Points are added in order of decreasing gain in the third
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
   over the points sorted by the first objective (a running maximum); slice depths times staircase
@@ -97,25 +98,43 @@ def _unit_gains(Y, ref, valid):
     return gains / scale, jnp.prod(scale), inside
 
 
-# Up to this many points, sorting is replaced by O(N^2) pairwise ranking + a one-hot permutation
-# matmul: XLA's CPU sort costs ~0.1-0.3 us per element (and as much again batched under vmap), while
-# the fused pairwise passes are far cheaper for small N.
-_PAIRWISE_SORT_MAX_N = 256
+# Sorting. XLA's CPU sort runs a compiled comparator per comparison when it carries a payload or
+# sorts floats (total order), but has a fast path for a single integer operand (measured here: 1,000
+# int32 keys ~30 us vs ~170-230 us for float keys with an index payload, and 2 us vs 11 us per
+# row of 100 under vmap). Gains are non-negative floats, whose IEEE bit patterns read as signed
+# integers of the same width order exactly like the values, so every sort below is a single-operand
+# integer sort: values are sorted directly, positions come from `searchsorted` on the sorted keys,
+# and a permutation comes from sorting the packed integer `position * N + index`.
+_PACKED_ORDER_MAX_N = 46_340  # position * N + index must fit in int32
 
 
-def _sort_descending(keys, *payloads):
-    """(keys sorted descending, *payloads permuted the same way); ties keep the original order."""
-    n = keys.shape[0]
-    if n > _PAIRWISE_SORT_MAX_N:
-        sorted_ = lax.sort((-keys, *payloads), num_keys=1)
-        return (-sorted_[0], *sorted_[1:])
-    index = jnp.arange(n)
-    ahead = (keys[None, :] > keys[:, None]) | ((keys[None, :] == keys[:, None]) & (index[None, :] < index[:, None]))
-    rank = jnp.sum(ahead, axis=1)  # rank[i]: position of i in the sorted order
-    one_hot = (rank[None, :] == index[:, None]).astype(keys.dtype)  # [position, point]
-    stacked = jnp.stack([keys, *(p.astype(keys.dtype) for p in payloads)], axis=1)
-    permuted = jnp.matmul(one_hot, stacked, precision=lax.Precision.HIGHEST)
-    return (permuted[:, 0], *(permuted[:, j + 1].astype(p.dtype) for j, p in enumerate(payloads)))
+def _sortable_bits(values):
+    """Integer keys ordered like the non-negative float `values` (their bit patterns)."""
+    int_dtype = jnp.int64 if values.dtype == jnp.float64 else jnp.int32
+    return lax.bitcast_convert_type(values, int_dtype)
+
+
+def _descending_positions(values):
+    """(positions, values sorted descending) for non-negative `values` [N].
+
+    positions[i] = #{j: values[j] > values[i]}: the first index of values[i] in the descending
+    order (tied values share it).
+    """
+    n = values.shape[0]
+    keys = _sortable_bits(values)
+    ascending = lax.sort(keys)
+    positions = n - jnp.searchsorted(ascending, keys, side="right").astype(jnp.int32)
+    return positions, lax.bitcast_convert_type(ascending[::-1], values.dtype)
+
+
+def _descending_order(values):
+    """(order, values sorted descending): `values[order]` is descending, ties in index order."""
+    n = values.shape[0]
+    positions, sorted_values = _descending_positions(values)
+    iota = jnp.arange(n, dtype=jnp.int32)
+    if n > _PACKED_ORDER_MAX_N:
+        return lax.sort((positions, iota), num_keys=1)[1], sorted_values
+    return lax.sort(positions * n + iota) % n, sorted_values
 
 
 def _next_shifted(values):
@@ -123,14 +142,29 @@ def _next_shifted(values):
     return jnp.concatenate([values[1:], jnp.zeros((1,), values.dtype)])
 
 
+def _running_max(values):
+    """Inclusive prefix maximum of a 1-D array.
+
+    A sequential scan: under vmap each step is one vector op over the batch, several times faster
+    on CPU than `lax.cummax` (a windowed reduction) or `associative_scan` for the batched sizes
+    measured in benchmarks/bench_kernels.py.
+    """
+    _, out = lax.scan(lambda best, v: (jnp.maximum(best, v),) * 2, jnp.zeros((), values.dtype), values)
+    return out
+
+
 def _hv1(gains):
     return jnp.max(gains[:, 0])
 
 
 def _hv2(gains):
-    a, b = _sort_descending(gains[:, 0], gains[:, 1])
-    best_b_so_far = lax.associative_scan(jnp.maximum, b)
-    return jnp.sum((a - _next_shifted(a)) * best_b_so_far)
+    """2-D hypervolume (unit box, maximisation): strips of the first objective, in descending order,
+    each as high as the best second objective among the points reaching it."""
+    a, b = gains[:, 0], gains[:, 1]
+    positions, a_descending = _descending_positions(a)
+    # Tied points share a position: the strip keeps the best of them.
+    best_b = jnp.zeros_like(b).at[positions].max(b, mode="promise_in_bounds")
+    return jnp.sum((a_descending - _next_shifted(a_descending)) * _running_max(best_b))
 
 
 def _hv3_batched(gains, active):
@@ -142,16 +176,16 @@ def _hv3_batched(gains, active):
     n = gains.shape[0]
     a, b, c = gains[:, 0], gains[:, 1], gains[:, 2]
     iota = jnp.arange(n, dtype=jnp.int32)
-    a_sorted, order_a = _sort_descending(a, iota)
-    position_in_a = jnp.zeros(n, jnp.int32).at[order_a].set(iota)
+    # A point covers every strip whose upper edge is <= its own a: strips >= its position (tied
+    # points share a position; the zero-width strips between tied values cost nothing).
+    position_in_a, a_sorted = _descending_positions(a)
     widths_a = a_sorted - _next_shifted(a_sorted)  # >= 0; strip i spans (a_sorted[i+1], a_sorted[i]]
-    c_sorted, order_c = _sort_descending(c, iota)
+    order_c, c_sorted = _descending_order(c)
     depths_c = c_sorted - _next_shifted(c_sorted)
 
     def add_point(carry, point):
         staircase, weighted = carry
         pos, height, depth, is_active = point
-        # The point covers every strip with a <= its own a, i.e. sorted positions >= pos.
         raise_to = jnp.where((iota >= pos)[None, :] & is_active[:, None], height, 0)
         staircase = jnp.maximum(staircase, raise_to)
         # Slice k adds depth_k * (staircase_k . widths); the dot is deferred (summed once at the
@@ -171,12 +205,11 @@ def _hv3(gains):
 def _hv4_batched(gains, active):
     """4-D hypervolumes of several subsets (active: bool [K, N]) by slicing along objective 4."""
     n = gains.shape[0]
-    d = gains[:, 3]
-    iota = jnp.arange(n, dtype=jnp.int32)
-    d_sorted, order_d = _sort_descending(d, iota)
-    rank_d = jnp.zeros(n, jnp.int32).at[order_d].set(iota)
+    rank_d, d_sorted = _descending_positions(gains[:, 3])
     depths_d = d_sorted - _next_shifted(d_sorted)
-    prefix = rank_d[None, :] <= jnp.arange(n)[:, None]  # [slice k, point]: in the first k+1 by d
+    # [slice k, point]: the point reaches slice k (tied points enter together; the zero-depth
+    # slices between tied values cost nothing).
+    prefix = rank_d[None, :] <= jnp.arange(n)[:, None]
 
     def one_subset(member):
         slices = prefix & member[None, :]

@@ -243,3 +243,35 @@ def test_shape_checks_apply_under_jit_and_value_checks_are_skipped():
         jax.jit(hypervolume)(jnp.zeros((3, 2)), jnp.ones(3))
     # traced values are not inspected (no error, no host sync) ...
     jax.jit(hypervolume)(jnp.zeros((3, 2)), jnp.ones(2)).block_until_ready()
+
+
+@pytest.mark.parametrize("m,n", [(2, 300), (3, 300)])
+def test_exact_matches_moocore_with_heavy_ties_at_larger_n(m, n):
+    """Coarse integer values: every objective has long runs of ties and many rows are duplicates."""
+    rng = np.random.default_rng(100 + m)
+    Y = rng.integers(0, 8, (n, m)).astype(np.float32)
+    mask = rng.random(n) < 0.8
+    ref = np.full(m, 7.5, np.float32)
+    assert float(hypervolume(Y, ref, mask)) == pytest.approx(moocore_hv(Y, ref, mask), rel=RTOL)
+    # with x64 the integer keys are int64
+    with jax.enable_x64(True):
+        got = hypervolume(Y.astype(np.float64), ref.astype(np.float64), mask)
+        assert float(got) == pytest.approx(moocore_hv(Y, ref, mask), rel=1e-12)
+
+
+def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkeypatch):
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 6, 40).astype(np.float32) / 5  # ties and exact zeros
+    values[:3] = [0.0, 1.0, 1e-40]  # a denormal keeps its place too
+    positions, descending = jax.jit(hv._descending_positions)(values)
+    np.testing.assert_array_equal(np.asarray(descending), np.sort(values)[::-1])
+    np.testing.assert_array_equal(np.asarray(positions), [(values > v).sum() for v in values])
+    expected_order = np.argsort(-values, kind="stable")  # ties in index order
+    order, _ = jax.jit(hv._descending_order)(values)
+    np.testing.assert_array_equal(np.asarray(order), expected_order)
+    # beyond the int32 packing limit the order comes from a sort with an index payload
+    monkeypatch.setattr(hv, "_PACKED_ORDER_MAX_N", 10)
+    order, _ = jax.jit(lambda v: hv._descending_order(v))(values)
+    np.testing.assert_array_equal(np.asarray(order), expected_order)
