@@ -288,7 +288,6 @@ def test_sample_data_dir_resolution(tmp_path, monkeypatch):
         get_problem("nasbench101_sample", data_dir=str(DATA_DIR), objectives="accuracy")
 
 
-@pytest.mark.slow
 @pytest.mark.data
 @needs_nb301
 @needs_nb101
