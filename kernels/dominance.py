@@ -16,11 +16,12 @@ All functions are pure and jit/vmap-able; the Python wrappers validate shapes al
 `nondominated_mask` and `nondominated_mask_blocked` with M = 2 use an O(N log N) sweep instead (sort
 by the first objective, prefix minimum of the second), with O(N) memory.
 
-The other dense functions build an `[N, N]` boolean matrix (memory O(N^2)). For large N use
+`dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). The counts are computed by
 `dominance_count_blocked` / `nondominated_mask_blocked`, which process the candidates in blocks of
 `block_size` rows with `lax.map` and keep only an `[N, block_size]` intermediate alive, i.e. memory
 O(N * block_size) for M <= 32 (the objective loop is unrolled, so no `[N, block, M]` tensor is formed;
-for larger M the broadcast form uses O(N * block_size * M)).
+for larger M the broadcast form uses O(N * block_size * M)). `dominance_count` and the M > 2 path of
+`nondominated_mask` do the same with a block size chosen from N (one `[N, N]` pass for N <= 16).
 """
 
 from __future__ import annotations
@@ -106,8 +107,20 @@ def _dominance_matrix(Y, mask):
     return _dominates(Y, Y) & valid[:, None] & valid[None, :]
 
 
+# The "dense" functions count dominators in blocks of candidates anyway: same result, and measured
+# on this CPU 1.3-5x faster than one fused [N, N] pass for N >= 64 (single calls and under vmap,
+# where the [batch, N, N] pass falls out of cache), and no slower at N = 16-64.
+_DENSE_MAX_N = 16
+
+
+def _auto_block_size(n: int) -> int:
+    return 16 if n <= 512 else 64
+
+
 @jax.jit
 def _dominance_count(Y, mask):
+    if Y.shape[0] > _DENSE_MAX_N:
+        return _dominance_count_blocked(Y, mask, _auto_block_size(Y.shape[0]))
     valid = _valid_rows(Y, mask)
     counts = _dominated_by_count(Y, Y.T, valid)
     return jnp.where(valid, counts, 0)
@@ -178,7 +191,8 @@ def dominance_count(Y, mask=None) -> jax.Array:
     """int32[N]: for each row, how many valid rows dominate it (LaMOO's dominance number).
 
     Masked rows are not counted as dominators, and their own count is defined as 0.
-    Dense: builds an `[N, N]` intermediate; see `dominance_count_blocked` for large N.
+    O(N^2 M) time; internally in blocks of 16-64 candidates (faster on CPU than one `[N, N]` pass);
+    `dominance_count_blocked` lets the caller choose the block size.
     """
     Y, mask = _validate(Y, mask)
     return _dominance_count(Y, mask)

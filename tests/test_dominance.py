@@ -196,3 +196,18 @@ def test_sortable_keys_order_like_floats():
 def test_integer_inputs_keep_the_exact_pairwise_path():
     Y = np.array([[2**25 + 1, 0], [2**25, 0], [0, 5]], np.int32)  # not representable in float32
     np.testing.assert_array_equal(np.asarray(nondominated_mask(Y)), [False, True, True])
+
+
+def test_large_n_counts_in_blocks_and_matches_brute_force():
+    """The dense functions count in blocks internally (a partial last block here); results must not change."""
+    rng = np.random.default_rng(12)
+    n = 300
+    Y = rng.integers(0, 6, (n, 3)).astype(np.float32)  # ties and duplicates
+    mask = rng.random(n) < 0.8
+    garbage = Y.copy()
+    garbage[~mask] = np.nan
+    le = (Y[:, None, :] <= Y[None, :, :]).all(-1)
+    lt = (Y[:, None, :] < Y[None, :, :]).any(-1)
+    counts = ((le & lt) & mask[:, None] & mask[None, :]).sum(0)
+    np.testing.assert_array_equal(np.asarray(dominance_count(garbage, mask)), counts)
+    np.testing.assert_array_equal(np.asarray(nondominated_mask(garbage, mask)), mask & (counts == 0))
