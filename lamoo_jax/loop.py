@@ -52,7 +52,31 @@ class RunSpec:
 
     @property
     def capacities(self) -> tuple[int, ...]:
-        return tuple(level_capacities(self.budget, self.config)) if self.partition else ()
+        return self.capacities_for(self.budget)
+
+    def capacities_for(self, rows: int) -> tuple[int, ...]:
+        return tuple(level_capacities(rows, self.config)) if self.partition else ()
+
+    def phases(self) -> list[tuple[int, int]]:
+        """(tree rows, iterations) per phase of the run.
+
+        The tree of iteration t only needs as many rows as there are samples then
+        (n_init + t q). With `config.tree_phases = P > 1` the run is split into up to P phases
+        whose tree buffers grow geometrically up to the budget, so early iterations fit their
+        SVMs on smaller buffers (each phase compiles its own step: more compile time, less run
+        time). With P = 1 every iteration uses a buffer of `budget` rows.
+        """
+        n_phases = self.config.tree_phases if self.partition else 1
+        caps = sorted({max(math.ceil(self.budget / 2**k), 1) for k in range(n_phases)})
+        phases, t = [], 0
+        for cap in caps:
+            end = self.n_iterations if cap == caps[-1] else sum(
+                1 for i in range(self.n_iterations) if self.n_init + i * self.batch_size <= cap
+            )
+            if end > t:
+                phases.append((cap, end - t))
+                t = end
+        return phases
 
 
 class RunState(NamedTuple):
@@ -122,8 +146,13 @@ def init(key: jax.Array, problem: Problem, spec: RunSpec) -> RunState:
     )
 
 
-def step(state: RunState, problem: Problem, spec: RunSpec) -> tuple[RunState, IterationInfo]:
-    """One LaMOO iteration (one seed)."""
+def step(state: RunState, problem: Problem, spec: RunSpec, tree_rows: int | None = None) -> tuple[RunState, IterationInfo]:
+    """One LaMOO iteration (one seed).
+
+    `tree_rows` (static, default the budget) is the number of leading buffer rows the tree is
+    built on; it must be at least the number of samples so far (see `RunSpec.phases`).
+    """
+    tree_rows = spec.budget if tree_rows is None else tree_rows
     space = problem.space
     config = spec.config
     q = spec.batch_size
@@ -133,19 +162,18 @@ def step(state: RunState, problem: Problem, spec: RunSpec) -> tuple[RunState, It
     mask = rows < jnp.minimum(state.count, spec.budget)
 
     if spec.partition:
-        budget_rows = slice(0, spec.budget)
-        X, Y, budget_mask = state.X[budget_rows], state.Y[budget_rows], mask[budget_rows]
-        tree = build_tree(space.features(X), Y, budget_mask, config, spec.capacities)
+        capacities = spec.capacities_for(tree_rows)
+        X, Y, budget_mask = state.X[:tree_rows], state.Y[:tree_rows], mask[:tree_rows]
+        tree = build_tree(space.features(X), Y, budget_mask, config, capacities)
         selection = mcts.select(
             hv_key, tree, Y, budget_mask, ref, config.cp,
             strategy=config.selection,
             exact_hv=config.use_exact_hv(problem.n_obj),
             hv_mc_samples=config.hv_mc_samples,
-            depth_capacity=depth_capacities(spec.capacities, config),
+            depth_capacity=depth_capacities(capacities, config),
         )
         node_hv, leaf, region, leaf_mask = selection.node_hv, selection.leaf, selection.region, selection.leaf_mask
-        pad = jnp.zeros(q, bool)
-        leaf_mask = jnp.concatenate([leaf_mask, pad])
+        leaf_mask = jnp.concatenate([leaf_mask, jnp.zeros(spec.capacity - tree_rows, bool)])
         info_tree = (jnp.sum(tree.exists), jnp.sum(tree.is_leaf), leaf, region.length, jnp.sum(leaf_mask), jnp.max(node_hv))
     else:
         region = empty_region()
@@ -208,7 +236,11 @@ def run(key: jax.Array, problem: Problem, spec: RunSpec) -> RunOutput:
     """A whole run of one seed: init, `lax.scan` of `step`, then the hypervolume history."""
     history_key, key = jax.random.split(key)
     state = init(key, problem, spec)
-    state, info = jax.lax.scan(lambda s, _: step(s, problem, spec), state, None, length=spec.n_iterations)
+    infos = []
+    for tree_rows, length in spec.phases():
+        state, info = jax.lax.scan(lambda s, _: step(s, problem, spec, tree_rows), state, None, length=length)
+        infos.append(info)
+    info = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *infos)
     X, Y = state.X[: spec.budget], state.Y[: spec.budget]
     ref = jnp.asarray(problem.ref_point_min(), jnp.float32)
     if spec.config.use_exact_hv(problem.n_obj):

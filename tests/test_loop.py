@@ -144,3 +144,12 @@ def test_path_selection_monte_carlo_values_and_prediction_assignment_run_end_to_
     assert np.all(np.diff(result.hv_history, axis=1) >= 0)
     exact = moocore.hypervolume(result.Y[0].astype(np.float64), ref=np.asarray(problem.ref_point))
     assert result.hv_history[0, -1] == pytest.approx(exact, rel=0.05)
+
+
+def test_growing_tree_buffers_give_the_same_run(batch):
+    # Phases only change the size of the (masked) buffers the tree is built on, not the samples
+    # it sees, so with the SMO solver the runs coincide exactly.
+    single = optimize(TOY, budget=40, n_init=10, batch_size=5, seeds=[0, 1, 2], config=CONFIG.replace(tree_phases=1))
+    assert CONFIG.tree_phases == 3
+    np.testing.assert_array_equal(single.X, batch.X)
+    np.testing.assert_array_equal(single.diagnostics["tree_nodes"], batch.diagnostics["tree_nodes"])
