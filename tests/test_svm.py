@@ -78,9 +78,10 @@ def test_non_default_solver_small_low_dim(kernel, solver):
     assert_agrees(model, sk_reference(Xtr, ytr, kernel), Xte)
 
 
-@pytest.mark.parametrize("kernel", ["rbf", "linear"])
-def test_agrees_with_sklearn_large(kernel):
-    Xtr, ytr, Xte, _ = make_data(11, 1000, 30, "overlapping")
+@pytest.mark.parametrize("kind", ["overlapping", "separable"])
+@pytest.mark.parametrize("kernel", ["rbf", "linear", "poly"])
+def test_agrees_with_sklearn_large(kernel, kind):
+    Xtr, ytr, Xte, _ = make_data(11, 1000, 30, kind)
     model = svm.fit(Xtr, ytr, kernel=kernel)
     assert_agrees(model, sk_reference(Xtr, ytr, kernel), Xte)
 
