@@ -101,14 +101,21 @@ def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int) -> 
     return cell
 
 
-def sample_ratio(lamoo_hv: np.ndarray, plain_hv: np.ndarray) -> float | None:
-    """Samples LaMOO+X needs (median curve) to reach X's median final HV, over the budget."""
+def sample_ratio(lamoo_hv: np.ndarray, plain_hv: np.ndarray) -> tuple[float | None, str]:
+    """Samples LaMOO+X needs (median curve) to reach X's median final HV, over the budget.
+
+    Returns (ratio, text). The ratio is undefined (None) when X's median final HV is 0 (no
+    target to reach) or when LaMOO+X never reaches it within the budget.
+    """
     target = np.median(plain_hv[:, -1])
+    if target <= 0:
+        return None, "undefined (X's median final HV is 0)"
     curve = np.median(lamoo_hv, axis=0)
     reached = np.flatnonzero(curve >= target)
     if reached.size == 0:
-        return None
-    return float((reached[0] + 1) / lamoo_hv.shape[1])
+        return None, "> 100% (not reached)"
+    ratio = float((reached[0] + 1) / lamoo_hv.shape[1])
+    return ratio, f"{100 * ratio:.0f}%"
 
 
 def log_diff(hv: np.ndarray, max_hv: float) -> np.ndarray:
@@ -184,7 +191,7 @@ def main(argv=None) -> int:
                 continue
             lamoo, plain = cells[(sampler, True)], cells[(sampler, False)]
             max_hv = float(lamoo["max_hv"])
-            ratio = sample_ratio(lamoo["hv_history"], plain["hv_history"])
+            ratio, ratio_text = sample_ratio(lamoo["hv_history"], plain["hv_history"])
             entry = {
                 "problem": key,
                 "sampler": sampler,
@@ -192,10 +199,10 @@ def main(argv=None) -> int:
                 "lamoo_final_log_hv_diff": float(np.median(log_diff(lamoo["hv_history"][:, -1], max_hv))),
                 "plain_final_log_hv_diff": float(np.median(log_diff(plain["hv_history"][:, -1], max_hv))),
                 "sample_ratio": ratio,
+                "sample_ratio_text": ratio_text,
                 "paper_claim": PAPER_CLAIMS.get((key, sampler), "-"),
             }
             summary["cells"].append(entry)
-            ratio_text = "> 100% (not reached)" if ratio is None else f"{100 * ratio:.0f}%"
             rows.append(
                 f"| {key} | {sampler} | {entry['budget']} | {entry['lamoo_final_log_hv_diff']:.3f} | "
                 f"{entry['plain_final_log_hv_diff']:.3f} | {ratio_text} | {entry['paper_claim']} |"

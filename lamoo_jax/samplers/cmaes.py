@@ -12,6 +12,7 @@ differed between benchmarks; we do not copy that):
   With `recenter=True` (used under partitioning) the mean is moved every iteration to the best
   sample of the selected leaf (lowest dominance number among all samples, same tie-break), as the
   reference starts CMA-ES at a good sample of the region; the covariance and step size are kept.
+  Without it (the plain baseline) CMA-ES starts from the best sample of the initial design.
 - Candidates: `n_candidates` draws from the current search distribution (several `ask` calls).
   Those outside the unit cube are clipped to the bounds but ranked after every in-bounds candidate;
   the region constraint with its relaxation to ancestors is then applied by `select_in_region`.
@@ -101,11 +102,14 @@ class CMAESSampler:
         told, _ = es.tell(tell_key, state.population, fitness_all[last_rows], state.es_state, state.es_params)
         es_state = jax.tree_util.tree_map(lambda new, old: jnp.where(state.pending, new, old), told, state.es_state)
 
-        if self.recenter:
-            leaf_fitness = jnp.where(context.leaf_mask, fitness_all, jnp.inf)
-            best = jnp.argmin(leaf_fitness)
-            mean = space.to_unit(context.X[best][None, :])[0]
-            es_state = es_state.replace(mean=jnp.where(jnp.any(context.leaf_mask), mean, es_state.mean))
+        # Under partitioning the mean moves to the selected leaf's best sample every iteration;
+        # the plain baseline starts from the best sample of the initial design and then carries
+        # its own mean.
+        recenter_now = jnp.bool_(self.recenter) | ~state.pending
+        leaf_fitness = jnp.where(context.leaf_mask, fitness_all, jnp.inf)
+        best = jnp.argmin(leaf_fitness)
+        mean = space.to_unit(context.X[best][None, :])[0]
+        es_state = es_state.replace(mean=jnp.where(recenter_now & jnp.any(context.leaf_mask), mean, es_state.mean))
 
         n_asks = -(-self.n_candidates // q)
         ask_keys = jax.random.split(ask_key, n_asks)
