@@ -372,6 +372,7 @@ def test_cache_rebuilds_when_sources_change(cache_path, tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
+@needs_data
 def test_source_digest_tracks_file_contents(tmp_path):
     for spec in locate.MANIFESTS["nasbench201"]:
         target = tmp_path / spec.relpath
