@@ -174,7 +174,9 @@ def select_in_region(
     level = jnp.max(jnp.where(feasible, levels, 0))
     eligible = usable & (depth >= level)
     masked_scores = jnp.where(eligible, scores, -jnp.inf)
-    top_scores, index = jax.lax.top_k(masked_scores, q)
+    # The barrier keeps XLA from fusing top_k with its consumers: on CPU, fusing it with the
+    # gather below (under vmap) replaces the fast top-k by a ~100x slower generic path.
+    top_scores, index = jax.lax.optimization_barrier(jax.lax.top_k(masked_scores, q))
     valid = jnp.isfinite(top_scores)
     index = jnp.where(valid, index, index[0])
     return Selection(index=index.astype(jnp.int32), valid=valid, level=level.astype(jnp.int32))
