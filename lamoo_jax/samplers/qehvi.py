@@ -11,8 +11,11 @@ whose start points only are drawn in the region):
   ancestors of `select_in_region`) keeps those of the deepest level holding q new points, and a
   random subset of at most `n_candidates` of them forms the pool. The maximiser is the best pool
   point, so the proposal never leaves the region (the reference's optimiser can). No gradient
-  refinement: the discrete in-region pool is the whole search (see `benchmarks/bench_qehvi.py` for
-  what a larger pool buys).
+  refinement: the discrete in-region pool is the whole search. Measured (`benchmarks/bench_qehvi.py`,
+  best first-step EHVI of a uniform pool relative to a 4096-point pool, mean of 20 pools): 256
+  candidates reach 88% (Branin-Currin, d = 2) and 85% (VehicleSafety, d = 5), the default 512
+  reach 96% and 92%, 1024 reach 98% and 95% (one propose costs ~0.2 s / ~0.4 s there with
+  512 on 2 CPU cores). A gradient polish would buy the last few percent of one step's value.
 - Batch: q points chosen sequentially and greedily, as BoTorch's `sequential=True`. Step j scores
   candidate c by  E_s[ HV(P u F_sel^s u {f_c^s}) - HV(P u F_sel^s) ],  P the observed points
   (minimised, w.r.t. the reference point), F_sel^s the s-th sample of the already chosen points.
@@ -307,8 +310,8 @@ class QEHVISampler:
         sample_batch: MC samples scored at once (memory vs speed).
     """
 
-    n_candidates: int = 256
-    raw_samples: int = 1024
+    n_candidates: int = 512
+    raw_samples: int = 2048
     mc_samples: int = 128
     gp_steps: int = 100
     gp_learning_rate: float = 0.1
