@@ -44,6 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from kernels._ordering import after
+
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "KERNELS"]
 
 KERNELS = ("rbf", "poly", "linear")
@@ -229,7 +231,9 @@ def _ipm(K, ys, mask, C, n_iter: int):
         def newton(target_lo, target_up):
             # Linearised a_i z_i = target_lo, (C - a_i) s_i = target_up, eliminated into H da + y db = rhs.
             rhs = -r_dual + jnp.where(valid, target_lo / slack_lo - target_up / slack_up, 0.0)
-            u = solve(rhs)
+            # Ordered after the solve for v: two independent batched LAPACK calls can deadlock
+            # XLA's CPU thread pool (see kernels/_ordering.py).
+            u = solve(after(rhs, v))
             db = (yv @ u + r_prim) / yv_v
             da = u - v * db
             dz = jnp.where(valid, (target_lo - z * da) / slack_lo, 0.0)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kernels._ordering import after
 from kernels.dominance import nondominated_mask
 from lamoo_jax import mcts
 from lamoo_jax.config import LaMOOConfig, level_capacities
@@ -180,10 +181,19 @@ def step(state: RunState, problem: Problem, spec: RunSpec, tree_rows: int | None
         leaf_mask = mask
         info_tree = (jnp.int32(1), jnp.int32(1), jnp.int32(0), jnp.int32(0), jnp.sum(mask), jnp.float32(0.0))
 
+    sampler_state = state.sampler_state
+    if spec.partition:
+        # The sampler's own LAPACK calls (CMA-ES eigh, GP Cholesky) must not run concurrently with
+        # the tree's batched SVM factorisations: that can deadlock XLA's CPU thread pool (see
+        # kernels/_ordering.py). A data dependency on the node values orders them after the tree.
+        sampler_state = jax.tree_util.tree_map(
+            lambda leaf: after(leaf, node_hv) if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.floating) else leaf,
+            sampler_state,
+        )
     context = ProposalContext(
         X=state.X, Y=state.Y, mask=mask, leaf_mask=leaf_mask, ref_point=ref, region=region, space=space,
     )
-    proposal, sampler_state = spec.sampler.propose(propose_key, state.sampler_state, context, q)
+    proposal, sampler_state = spec.sampler.propose(propose_key, sampler_state, context, q)
     Y_new = _evaluate(problem, proposal.X)
     X = jax.lax.dynamic_update_slice(state.X, proposal.X.astype(state.X.dtype), (state.count, 0))
     Y = jax.lax.dynamic_update_slice(state.Y, Y_new, (state.count, 0))

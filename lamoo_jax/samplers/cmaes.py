@@ -13,7 +13,8 @@ differed between benchmarks; we do not copy that):
   sample of the selected leaf (lowest dominance number among all samples, same tie-break), as the
   reference starts CMA-ES at a good sample of the region; the covariance and step size are kept.
   Without it (the plain baseline) CMA-ES starts from the best sample of the initial design.
-- Candidates: `n_candidates` draws from the current search distribution (several `ask` calls).
+- Candidates: `n_candidates` draws from the current search distribution (one `ask` refreshes its
+  eigendecomposition; the pool is sampled with evosax's formula mean + std * B diag(D) z).
   Those outside the unit cube are clipped to the bounds but ranked after every in-bounds candidate;
   the region constraint with its relaxation to ancestors is then applied by `select_in_region`.
   Among usable candidates, q are taken in random order (all are draws of the same distribution).
@@ -93,7 +94,7 @@ class CMAESSampler:
             raise ValueError(f"CMAESSampler was built for batch_size {self.batch_size}, called with q={q}")
         space = context.space
         es = self._strategy(space.unit_dim, q)
-        tell_key, ask_key, score_key = jax.random.split(key, 3)
+        tell_key, ask_key, draw_key, score_key = jax.random.split(key, 4)
         fitness_all = multiobjective_fitness(context.Y, context.mask)
 
         # Tell the previous population its fitness: the last q valid rows of the buffer.
@@ -111,16 +112,17 @@ class CMAESSampler:
         mean = space.to_unit(context.X[best][None, :])[0]
         es_state = es_state.replace(mean=jnp.where(recenter_now & jnp.any(context.leaf_mask), mean, es_state.mean))
 
-        n_asks = -(-self.n_candidates // q)
-        ask_keys = jax.random.split(ask_key, n_asks)
-        draws = jax.vmap(lambda k: es.ask(k, es_state, state.es_params)[0])(ask_keys).reshape(-1, space.unit_dim)
+        # One `ask` refreshes the eigendecomposition (B, D) of the covariance; the candidate pool
+        # is drawn from that same search distribution directly (evosax's sampling formula), so
+        # the decomposition runs once per iteration.
+        _, asked_state = es.ask(ask_key, es_state, state.es_params)
+        z = jax.random.normal(draw_key, (self.n_candidates, space.unit_dim))
+        draws = asked_state.mean + asked_state.std * ((z * asked_state.D) @ asked_state.B.T)
         in_bounds = jnp.all((draws >= 0.0) & (draws <= 1.0), axis=1)
         candidates = space.from_unit(jnp.clip(draws, 0.0, 1.0))
         scores = jax.random.uniform(score_key, (draws.shape[0],)) + jnp.where(in_bounds, 1.0, 0.0)
         chosen = select_in_region(candidates, scores, context, q)
         X_new = candidates[chosen.index]
-        # evosax's ask refreshes the eigendecomposition; keep that part of the state.
-        _, asked_state = es.ask(ask_keys[0], es_state, state.es_params)
         new_state = CMAESState(
             es_state=asked_state,
             es_params=state.es_params,

@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from kernels._ordering import after
+
 # Hyperparameter box (natural scale), enforced by projection after every optimiser step.
 LENGTHSCALE_BOUNDS = (1e-2, 1e2)  # unit-cube inputs
 OUTPUTSCALE_BOUNDS = (1e-2, 1e2)  # standardised outputs
@@ -127,28 +129,13 @@ def _jitter(dtype) -> float:
     return 1e-10 if dtype == jnp.float64 else 1e-6
 
 
-def _after(x: jax.Array, dep: jax.Array) -> jax.Array:
-    """`x`, made to depend on the value of `dep` (NaN where dep's first entry is NaN).
-
-    Why: on CPU, jaxlib runs a BATCHED LAPACK call (vmapped Cholesky / triangular solve) by
-    scheduling sub-tasks on XLA's intra-op thread pool and blocking the calling pool thread until
-    they finish. Two such calls running at the same time can occupy every pool thread (2 on a
-    2-core machine) while their sub-tasks wait in the queue: a deadlock (seen with jax 0.10.2:
-    `block_until_ready` never returns, all threads idle). XLA's CPU runtime starts independent
-    operations concurrently, and `lax.optimization_barrier` does not survive into its schedule,
-    so every LAPACK call here gets a real data dependency on the previous one.
-    """
-    flag = jnp.isnan(dep.reshape(-1)[0])
-    return x + jnp.where(flag, jnp.nan, 0.0).astype(x.dtype)
-
-
 def _safe_cholesky(K: jax.Array, jitter: float | jax.Array = 0.0) -> jax.Array:
     """Cholesky factor of `K + jitter I` (K symmetric PSD); when round-off breaks it (NaN), of
     `K + (jitter + 1e-4 mean(diag K)) I` instead."""
     n = K.shape[-1]
     eye = jnp.eye(n, dtype=K.dtype)
     L = jnp.linalg.cholesky(K + jitter * eye)
-    # The second factorisation depends on the first (see `_after`); when the first succeeded it
+    # The second factorisation depends on the first (see kernels/_ordering.py); when the first succeeded it
     # factorises the same matrix again and returns the same factor.
     extra = jnp.where(jnp.all(jnp.isfinite(L)), 0.0, 1e-4 * jnp.mean(jnp.diagonal(K)))
     return jnp.linalg.cholesky(K + (jitter + extra) * eye)
@@ -192,7 +179,7 @@ def _gaussian_log_density_fwd(K, resid):
 
 def _gaussian_log_density_bwd(residuals, g):
     L, alpha = residuals
-    eye = _after(jnp.eye(L.shape[0], dtype=L.dtype), alpha)  # after alpha's solves (see `_after`)
+    eye = after(jnp.eye(L.shape[0], dtype=L.dtype), alpha)  # after alpha's solves (see kernels/_ordering.py)
     K_inv = jax.scipy.linalg.cho_solve((L, True), eye)
     return g * 0.5 * (jnp.outer(alpha, alpha) - K_inv), -g * alpha
 
@@ -334,7 +321,7 @@ def posterior(state: GPState, Xq: jax.Array) -> tuple[jax.Array, jax.Array]:
     Returns:
         (mean[Q, M], var[Q, M]) in the original output scale.
     """
-    Ks = jax.vmap(_after)(_cross_kernel(state, Xq), state.alpha)  # [M, N, Q]; see `_after`
+    Ks = jax.vmap(after)(_cross_kernel(state, Xq), state.alpha)  # [M, N, Q]; see kernels/_ordering.py
     mean_z = state.params.mean[:, None] + jnp.einsum("mnq,mn->mq", Ks, state.alpha)
     V = jax.vmap(lambda L, k: jax.scipy.linalg.solve_triangular(L, k, lower=True))(state.chol, Ks)
     var_z = jnp.exp(state.params.log_outputscale)[:, None] - jnp.sum(V * V, axis=1)
@@ -351,7 +338,7 @@ def posterior_joint(state: GPState, Xq: jax.Array) -> tuple[jax.Array, jax.Array
         (mean[Q, M], cov[M, Q, Q]) in the original output scale.
     """
     p = state.params
-    Ks = jax.vmap(_after)(_cross_kernel(state, Xq), state.alpha)  # see `_after`
+    Ks = jax.vmap(after)(_cross_kernel(state, Xq), state.alpha)  # see kernels/_ordering.py
     mean_z = p.mean[:, None] + jnp.einsum("mnq,mn->mq", Ks, state.alpha)
     V = jax.vmap(lambda L, k: jax.scipy.linalg.solve_triangular(L, k, lower=True))(state.chol, Ks)
     Kqq = jax.vmap(lambda ls, os_: matern52(Xq, Xq, jnp.exp(ls), jnp.exp(os_)))(p.log_lengthscale, p.log_outputscale)
