@@ -72,7 +72,7 @@ def _save_atomic_npz(path: Path, **arrays) -> None:
 QEHVI_OPTIONS = {"mc_samples": 32, "n_candidates": 64, "raw_samples": 512, "gp_steps": 50}
 
 
-def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int) -> dict:
+def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int, cached_only: bool = False) -> dict:
     """Run (or load, when already on disk) one cell of the study."""
     from lamoo_jax.api import optimize
     from lamoo_jax.config import LaMOOConfig
@@ -82,6 +82,8 @@ def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int) -> 
         data = np.load(path)
         if int(data["seeds"]) == seeds:
             return {k: data[k] for k in data.files}
+    if cached_only:
+        raise FileNotFoundError(f"cell {path.name} not on disk (--cached-only)")
     name, options, budget, kernel = PROBLEMS[key]
     problem = get_problem(name, **options)
     config = LaMOOConfig(svm_kernel=kernel)
@@ -166,6 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--samplers", default="random,cmaes,qehvi,nsga2", help="nsga2 runs as a baseline only (pymoo)")
     parser.add_argument("--out", default="results/reproduce")
+    parser.add_argument("--cached-only", action="store_true", help="tabulate the cells on disk, run nothing")
     args = parser.parse_args(argv)
     out = Path(args.out)
     problems = [p for p in args.problems.split(",") if p]
@@ -182,7 +185,7 @@ def main(argv=None) -> int:
                 if sampler == "nsga2" and partition:
                     continue
                 try:
-                    cells[(sampler, partition)] = run_cell(out, key, sampler, partition, args.seeds)
+                    cells[(sampler, partition)] = run_cell(out, key, sampler, partition, args.seeds, args.cached_only)
                 except (FileNotFoundError, ValueError) as error:
                     print(f"skip {key}/{sampler}/{partition}: {error}")
                     continue
