@@ -66,7 +66,7 @@ class Problem:
             raise ValueError(f"ref_point must be finite; got {ref.tolist()}")
         if directions is None:
             directions = (1,) * n_obj
-        dirs = tuple(_parse_direction(d) for d in directions)
+        dirs = tuple(parse_direction(d) for d in directions)
         if len(dirs) != n_obj:
             raise ValueError(f"directions has {len(dirs)} entries but ref_point has {n_obj}")
         names = tuple(objective_names) if objective_names else tuple(f"f{i}" for i in range(n_obj))
@@ -112,7 +112,8 @@ class Problem:
         return np.asarray(self.ref_point) * np.asarray(self.directions, dtype=np.float64)
 
 
-def _parse_direction(d: int | str) -> int:
+def parse_direction(d: int | str) -> int:
+    """+1 for a minimised objective, -1 for a maximised one ("min"/"max" or +1/-1)."""
     if isinstance(d, str):
         key = d.strip().lower()
         if key in ("min", "minimize", "minimise"):

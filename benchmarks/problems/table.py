@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.data.locate import ENV_VAR, DataNotFoundError, resolve_data_dir, user_cache_dir
-from lamoo_jax.problem import Problem, _parse_direction
+from lamoo_jax.problem import Problem, parse_direction
 from lamoo_jax.spaces import FiniteSet
 
 __all__ = [
@@ -224,7 +224,7 @@ def finite_table_problem(
             )
     if len(directions) != vals.shape[1]:
         raise ValueError(f"{source}: {len(directions)} directions for {vals.shape[1]} objective columns")
-    signs = np.asarray([_parse_direction(d) for d in directions], dtype=np.float64)
+    signs = np.asarray([parse_direction(d) for d in directions], dtype=np.float64)
 
     if duplicates not in ("error", "first"):
         raise ValueError(f"duplicates must be 'error' or 'first', got {duplicates!r}")
@@ -372,7 +372,7 @@ def table_problem(
         if col not in columns or col in block_names:
             raise ValueError(f"{path}: objective column {col!r} not found; columns: {sorted(columns)}")
         try:
-            _parse_direction(direction)
+            parse_direction(direction)
         except ValueError:
             raise ValueError(f"{path}: objective {col!r} has direction {direction!r}; use 'min' or 'max'") from None
     if encoding_columns is None:
