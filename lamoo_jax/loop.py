@@ -29,6 +29,7 @@ from lamoo_jax.config import LaMOOConfig, level_capacities
 from lamoo_jax.metrics import hv_history_exact, hv_history_mc
 from lamoo_jax.problem import Problem
 from lamoo_jax.samplers.base import ProposalContext, empty_region
+from lamoo_jax.samplers.random import RandomSampler
 from lamoo_jax.tree import build_tree, depth_capacities
 
 
@@ -130,8 +131,6 @@ def init(key: jax.Array, problem: Problem, spec: RunSpec) -> RunState:
         X=X, Y=Y, mask=jnp.zeros(capacity, bool), leaf_mask=jnp.zeros(capacity, bool),
         ref_point=ref, region=empty_region(), space=space,
     )
-    from lamoo_jax.samplers.random import RandomSampler
-
     design, _ = RandomSampler(n_candidates=max(4 * spec.n_init, 256)).propose(design_key, (), context, spec.n_init)
     Y_init = _evaluate(problem, design.X)
     X = X.at[: spec.n_init].set(design.X)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from kernels.hypervolume import hypervolume
+from lamoo_jax.metrics import uniform_points_in_dominated_box
 from lamoo_jax.samplers.base import Region
 from lamoo_jax.tree import Tree, ancestor, compact, heap_size, node_depth, node_members
 
@@ -51,10 +52,7 @@ def node_hypervolumes_mc(key: jax.Array, members: jax.Array, Y: jax.Array, mask:
     each node only ORs its members' columns (O(S N) per node). Each estimate is unbiased.
     """
     inside = mask & jnp.all(Y < ref, axis=1)
-    ideal = jnp.min(jnp.where(inside[:, None], Y, ref), axis=0)
-    box = jnp.maximum(ref - ideal, 0.0)
-    volume = jnp.prod(box)
-    points = ideal + jax.random.uniform(key, (n_samples, Y.shape[1])) * box
+    points, volume = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
     dominated_by = jnp.all(Y[None, :, :] <= points[:, None, :], axis=-1) & inside[None, :]  # [S, N]
     fraction = jax.vmap(lambda m: jnp.mean(jnp.any(dominated_by & m[None, :], axis=1)))(members)
     return volume * fraction

@@ -23,6 +23,21 @@ def hv_history_exact(Y: jax.Array, ref: jax.Array) -> jax.Array:
     return jax.lax.map(lambda i: hypervolume(Y, ref, index <= i), index, batch_size=32)
 
 
+def uniform_points_in_dominated_box(key: jax.Array, Y: jax.Array, inside: jax.Array, ref: jax.Array, n_samples: int) -> tuple[jax.Array, jax.Array]:
+    """Uniform points in the box [ideal of the `inside` rows, ref] and the box's volume.
+
+    The box contains everything those rows dominate inside the reference point, so the fraction of
+    points dominated, times the volume, is an unbiased hypervolume estimate.
+
+    Returns:
+        points: float32[n_samples, M]; volume: float32 scalar (0 when no row is inside).
+    """
+    ideal = jnp.min(jnp.where(inside[:, None], Y, ref), axis=0)
+    box = jnp.maximum(ref - ideal, 0.0)
+    points = ideal + jax.random.uniform(key, (n_samples, Y.shape[1])) * box
+    return points, jnp.prod(box)
+
+
 def hv_history_mc(key: jax.Array, Y: jax.Array, ref: jax.Array, n_samples: int) -> jax.Array:
     """float32[N]: Monte Carlo hypervolume of the first i+1 samples, for every i (one run).
 
@@ -34,9 +49,7 @@ def hv_history_mc(key: jax.Array, Y: jax.Array, ref: jax.Array, n_samples: int) 
     """
     n = Y.shape[0]
     inside = jnp.all(Y < ref, axis=1)
-    ideal = jnp.min(jnp.where(inside[:, None], Y, ref), axis=0)
-    box = jnp.maximum(ref - ideal, 0.0)
-    points = ideal + jax.random.uniform(key, (n_samples, Y.shape[1])) * box
+    points, volume = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
 
     def first_dominator(point):
         dominates = jnp.all(Y <= point, axis=1) & inside
@@ -44,7 +57,7 @@ def hv_history_mc(key: jax.Array, Y: jax.Array, ref: jax.Array, n_samples: int) 
 
     first = jax.lax.map(first_dominator, points, batch_size=256)
     counts = jnp.zeros(n + 1, jnp.int32).at[first].add(1)
-    return jnp.prod(box) * jnp.cumsum(counts[:n]) / n_samples
+    return volume * jnp.cumsum(counts[:n]) / n_samples
 
 
 def log_hv_difference(hv: np.ndarray, max_hv: float) -> np.ndarray:
