@@ -39,6 +39,29 @@ def make_problem(rng: np.random.Generator, n: int, d: int, n_query: int):
     return X[:n], y[:n], X[n:]
 
 
+def _row(section, kernel, solver, B, n, d, n_query, compile_s, fit_s, pred_s, sk_fit_s, sk_pred_s, agreement, jax_iters, sk_iters) -> dict:
+    """One result row (single problem or batch): times, speedups and agreement side by side."""
+    return {
+        "section": section,
+        "kernel": kernel,
+        "solver": solver,
+        "B": B,
+        "N": n,
+        "d": d,
+        "n_query": n_query,
+        "jax_compile_s": compile_s,
+        "jax_fit_s": fit_s,
+        "jax_predict_s": pred_s,
+        "sk_fit_s": sk_fit_s,
+        "sk_predict_s": sk_pred_s,
+        "fit_speedup": ratio(sk_fit_s, fit_s),
+        "total_speedup": ratio(sk_fit_s + sk_pred_s, fit_s + pred_s),
+        "agreement": agreement,
+        "jax_iters": jax_iters,
+        "sk_iters": sk_iters,
+    }
+
+
 def bench_single(kernel: str, n: int, d: int, n_query: int, repeats: int) -> dict:
     rng = np.random.default_rng(1000 * n + d)
     X, y, Xq = make_problem(rng, n, d, n_query)
@@ -53,27 +76,11 @@ def bench_single(kernel: str, n: int, d: int, n_query: int, repeats: int) -> dic
     sk_pred_s = time_py(ref.predict, Xq, repeats=repeats)
 
     agreement = float(np.mean(np.asarray(svm.predict(model, Xqj)) == ref.predict(Xq)))
-    jax_total = fit_s + pred_s
-    sk_total = sk_fit_s + sk_pred_s
-    return {
-        "section": "single",
-        "kernel": kernel,
-        "solver": "ipm" if kernel == "poly" and n <= svm._IPM_MAX_AUTO_N else "smo",  # what solver="auto" picks
-        "B": 1,
-        "N": n,
-        "d": d,
-        "n_query": n_query,
-        "jax_compile_s": fit_compile + pred_compile,
-        "jax_fit_s": fit_s,
-        "jax_predict_s": pred_s,
-        "sk_fit_s": sk_fit_s,
-        "sk_predict_s": sk_pred_s,
-        "fit_speedup": ratio(sk_fit_s, fit_s),
-        "total_speedup": ratio(sk_total, jax_total),
-        "agreement": agreement,
-        "jax_iters": int(model.n_iter),
-        "sk_iters": int(ref.n_iter_[0]),
-    }
+    return _row(
+        "single", kernel, "ipm" if kernel == "poly" and n <= svm._IPM_MAX_AUTO_N else "smo",  # what solver="auto" picks
+        1, n, d, n_query, fit_compile + pred_compile, fit_s, pred_s, sk_fit_s, sk_pred_s,
+        agreement, int(model.n_iter), int(ref.n_iter_[0]),
+    )
 
 
 def bench_batched(kernel: str, solver: str, B: int, n: int, d: int, n_query: int, repeats: int) -> dict:
@@ -105,25 +112,10 @@ def bench_batched(kernel: str, solver: str, B: int, n: int, d: int, n_query: int
     theirs = np.stack(sk_predict_all(refs))
     agreement = np.mean(ours == theirs, axis=1)
     iters = np.asarray(models.n_iter)
-    return {
-        "section": "batched",
-        "kernel": kernel,
-        "solver": solver,
-        "B": B,
-        "N": n,
-        "d": d,
-        "n_query": n_query,
-        "jax_compile_s": fit_compile + pred_compile,
-        "jax_fit_s": fit_s,
-        "jax_predict_s": pred_s,
-        "sk_fit_s": sk_fit_s,
-        "sk_predict_s": sk_pred_s,
-        "fit_speedup": ratio(sk_fit_s, fit_s),
-        "total_speedup": ratio(sk_fit_s + sk_pred_s, fit_s + pred_s),
-        "agreement": float(agreement.min()),
-        "jax_iters": int(iters.max()),
-        "sk_iters": int(max(r.n_iter_[0] for r in refs)),
-    }
+    return _row(
+        "batched", kernel, solver, B, n, d, n_query, fit_compile + pred_compile, fit_s, pred_s, sk_fit_s, sk_pred_s,
+        float(agreement.min()), int(iters.max()), int(max(r.n_iter_[0] for r in refs)),
+    )
 
 
 def run(quick: bool = False) -> list[dict]:

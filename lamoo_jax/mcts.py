@@ -24,7 +24,7 @@ from lamoo_jax.tree import Tree, ancestor, compact, heap_size, node_depth, node_
 def node_member_matrix(tree: Tree) -> jax.Array:
     """bool[H, N]: which samples lie in each heap node."""
     ids = jnp.arange(heap_size(tree.n_levels))
-    return jax.vmap(lambda i: node_members(tree, i, tree.n_levels))(ids) & tree.exists[:, None]
+    return jax.vmap(lambda i: node_members(tree, i))(ids) & tree.exists[:, None]
 
 
 def node_hypervolumes_exact(members: jax.Array, Y: jax.Array, ref: jax.Array, depth_capacity: tuple[int, ...] = ()) -> jax.Array:

@@ -199,7 +199,7 @@ def ancestor(node_id: jax.Array, depth: jax.Array, level: int) -> jax.Array:
     return ((node_id + 1) >> shift) - 1
 
 
-def node_members(tree: Tree, node_id: jax.Array, n_levels: int) -> jax.Array:
+def node_members(tree: Tree, node_id: jax.Array) -> jax.Array:
     """bool[N]: samples inside heap node `node_id` (a leaf or an internal node)."""
     leaf = tree.node_of_sample
     depth = node_depth(node_id)

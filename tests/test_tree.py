@@ -132,7 +132,7 @@ def test_ucb_and_selection(built):
     np.testing.assert_allclose(ucb[exists], expected[exists], rtol=1e-5)
     leaves = np.flatnonzero(np.asarray(tree.is_leaf))
     assert int(selection.leaf) == leaves[np.argmax(ucb[leaves])]
-    assert np.array_equal(np.asarray(selection.leaf_mask), np.asarray(node_members(tree, selection.leaf, tree.n_levels)))
+    assert np.array_equal(np.asarray(selection.leaf_mask), np.asarray(node_members(tree, selection.leaf)))
 
     path = mcts.select_leaf(tree, selection.ucb, "path")
     node = 0
