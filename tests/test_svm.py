@@ -241,6 +241,9 @@ def test_property_agreement_random_problems(seed, n, kernel, C):
         (dict(C=0.0), "C must be"),
         (dict(degree=0), "degree"),
         (dict(solver="newton"), "unknown solver"),
+        (dict(kernel="rbf", explicit_features=True), "needs kernel='poly'"),
+        (dict(kernel="poly", coef0=-1.0, explicit_features=True), "coef0 >= 0"),
+        (dict(kernel="poly", explicit_features="yes"), "explicit_features must be"),
     ],
 )
 def test_bad_options(kwargs, match):
@@ -272,3 +275,70 @@ def test_query_shape_mismatch():
     model = svm.fit(X, np.arange(12) % 2 == 0)
     with pytest.raises(ValueError, match="Xq must have shape"):
         svm.predict(model, np.zeros((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("d, degree, coef0", [(1, 4, 0.0), (2, 4, 0.0), (3, 3, 0.5), (4, 2, 1.0), (2, 1, 2.0)])
+def test_poly_features_inner_product_is_the_kernel(d, degree, coef0):
+    rng = np.random.default_rng(d * 10 + degree)
+    A = rng.uniform(-1.0, 1.0, (7, d)).astype(np.float32)
+    B = rng.uniform(-1.0, 1.0, (9, d)).astype(np.float32)
+    gamma = 0.7
+    affine = coef0 != 0.0
+    phi_a = svm.poly_features(A, gamma, coef0, degree, affine)
+    phi_b = svm.poly_features(B, gamma, coef0, degree, affine)
+    assert phi_a.shape == (7, svm.n_poly_features(d, degree, affine))
+    expected = (gamma * A.astype(np.float64) @ B.T.astype(np.float64) + coef0) ** degree
+    np.testing.assert_allclose(np.asarray(phi_a @ phi_b.T), expected, rtol=1e-4, atol=1e-5)
+
+
+def _dual_objective(model, X, y):
+    # 1/2 a^T Q a - sum a in float64, from the fitted dual coefficients (alpha_i y_i).
+    K = (float(model.gamma) * X.astype(np.float64) @ X.T.astype(np.float64) + float(model.coef0)) ** model.degree
+    coef = np.asarray(model.dual_coef, np.float64)
+    return 0.5 * coef @ K @ coef - np.abs(coef).sum()
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_poly_interior_point_reaches_sklearns_optimum(d):
+    # Nearly separable low-dimensional poly problems (LaMOO's default kernel on Branin-Currin): the
+    # interior point, dense or with explicit features, must reach libsvm's dual optimum, not stop
+    # early (a fixed 12-iteration budget left some of these at 60-75% agreement).
+    rng = np.random.default_rng(d)
+    for trial in range(6):
+        n = 100
+        X = rng.uniform(size=(n + N_TEST, d)).astype(np.float32)
+        score = np.sin(3.0 * X[:, 0]) + X[:, 1] ** 2 + 2.0 * X[:, 0] - X[:, -1]
+        y = score > np.median(score[:n])
+        ref = SVC(kernel="poly", degree=4, gamma="scale", tol=1e-6).fit(X[:n].astype(np.float64), y[:n])
+        alpha_ref = np.zeros(n)
+        alpha_ref[ref.support_] = ref.dual_coef_[0]
+        for explicit in (True, False):
+            model = svm.fit(X[:n], y[:n], kernel="poly", solver="ipm", explicit_features=explicit)
+            assert model.feature_map == ("poly" if explicit else "none")
+            ours = _dual_objective(model, X[:n], y[:n])
+            K = (float(model.gamma) * X[:n].astype(np.float64) @ X[:n].T.astype(np.float64)) ** 4
+            theirs = 0.5 * alpha_ref @ K @ alpha_ref - np.abs(alpha_ref).sum()
+            assert ours == pytest.approx(theirs, rel=1e-3, abs=1e-3), (trial, explicit)
+            assert np.mean(np.asarray(svm.predict(model, X[n:])) == ref.predict(X[n:])) >= 0.98
+            assert int(model.n_iter) < 50  # converged, not capped
+
+
+def test_explicit_features_chosen_automatically_and_equal_to_dense():
+    Xtr, ytr, Xte, _ = make_data(41, 80, 2, "overlapping")
+    auto = svm.fit(Xtr, ytr, kernel="poly")
+    dense = svm.fit(Xtr, ytr, kernel="poly", explicit_features=False)
+    assert auto.feature_map == "poly" and auto.primal_weight.shape == (5,)
+    assert dense.feature_map == "none" and dense.primal_weight.shape == (0,)
+    # Affine map when coef0 > 0; none when the map would be larger than N / 2 or coef0 < 0.
+    assert svm.fit(Xtr, ytr, kernel="poly", coef0=1.0).feature_map == "poly_affine"
+    assert svm.fit(Xtr[:9], ytr[:9], kernel="poly").feature_map == "none"  # 5 features > 9 // 2
+    assert svm.fit(Xtr, ytr, kernel="poly", coef0=-0.5).feature_map == "none"
+    assert svm.fit(Xtr, ytr, kernel="rbf").feature_map == "none"
+    # Q has rank 5 < N, so the dual optimum is not unique: compare objectives and predictions.
+    assert _dual_objective(auto, Xtr, ytr) == pytest.approx(_dual_objective(dense, Xtr, ytr), rel=1e-3)
+    p_auto, p_dense = np.asarray(svm.predict(auto, Xte)), np.asarray(svm.predict(dense, Xte))
+    assert np.mean(p_auto == p_dense) >= 0.998
+    # The primal weights give the same decision values as the kernel expansion over the samples.
+    expanded = svm.kernel_matrix(Xte, Xtr, kernel="poly", gamma=auto.gamma, degree=4) @ auto.dual_coef + auto.bias
+    np.testing.assert_allclose(np.asarray(svm.decision_function(auto, Xte)), np.asarray(expanded), rtol=1e-3, atol=1e-3 * float(np.abs(expanded).max()))
+    assert_agrees(auto, sk_reference(Xtr, ytr, "poly"), Xte)
