@@ -94,6 +94,10 @@ class SVMModel:
         n_iter: int32[] SMO steps taken, or interior-point iterations run.
         gap: float32[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
             or the interior-point method's mean complementarity ``mu`` (0 when it cannot split).
+        train_decision: float32[N] the decision function at the training rows (what
+            ``decision_function(model, support_vectors)`` returns, up to rounding), from the kernel
+            matrix the fit already holds; callers that need the training predictions (LaMOO's
+            split test) avoid recomputing the kernel. Meaningless for masked rows.
         primal_weight: float32[r] ``sum_i dual_coef_i phi(sv_i)`` for a model fitted with explicit
             features (``feature_map != "none"``); shape ``(0,)`` otherwise.
         kernel: static, one of ``KERNELS``.
@@ -110,6 +114,7 @@ class SVMModel:
     can_split: jax.Array
     n_iter: jax.Array
     gap: jax.Array
+    train_decision: jax.Array
     primal_weight: jax.Array
     kernel: str = struct.field(pytree_node=False, default="rbf")
     degree: int = struct.field(pytree_node=False, default=4)
@@ -175,6 +180,16 @@ def _resolve_gamma(X, mask, gamma_mode: str, gamma_value):
     return jnp.where(var > 0, 1.0 / (d * jnp.where(var > 0, var, 1.0)), 1.0).astype(jnp.float32)
 
 
+def _first_index_of(values: jax.Array, target: jax.Array) -> jax.Array:
+    """Index of the first entry equal to `target` (argmax / argmin given the extreme value).
+
+    A plain max followed by this integer min is ~1.6x faster on CPU than XLA's variadic
+    (value, index) reduction behind jnp.argmax, and SMO does two per step.
+    """
+    n = values.shape[0]
+    return jnp.min(jnp.where(values == target, jnp.arange(n, dtype=jnp.int32), n - 1))
+
+
 def _smo(K, ys, mask, C, tol, max_iter: int):
     """SMO on the precomputed kernel. Returns (alpha, G, n_iter, gap)."""
     n = K.shape[0]
@@ -200,8 +215,8 @@ def _smo(K, ys, mask, C, tol, max_iter: int):
         alpha, G, it = carry
         up, low, minus_yG = kkt(alpha, G)
         v_up = jnp.where(up, minus_yG, neg_inf)
-        i = jnp.argmax(v_up)
-        g_max = v_up[i]
+        g_max = jnp.max(v_up)
+        i = _first_index_of(v_up, g_max)
         g_min = jnp.min(jnp.where(low, minus_yG, -neg_inf))
         active = (g_max - g_min) >= tol
         K_i = K[i]
@@ -209,7 +224,7 @@ def _smo(K, ys, mask, C, tol, max_iter: int):
         b = g_max - minus_yG
         a = jnp.maximum(diagK[i] + diagK - 2.0 * K_i, _TAU)
         score = jnp.where(low & (b > 0), -(b * b) / a, jnp.inf)
-        j = jnp.argmin(score)
+        j = _first_index_of(score, jnp.min(score))
         # Move along d = y_i e_i - y_j e_j (keeps y^T a = 0) by t >= 0.
         t_star = b[j] / a[j]
         room_i = jnp.where(pos[i], C - alpha[i], alpha[i])
@@ -429,6 +444,10 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
     bias = jnp.where(can_split, bias, const_bias).astype(jnp.float32)
     dual_coef = jnp.where(solve_mask, alpha * ys, 0.0).astype(jnp.float32)
     primal_weight = V.T @ dual_coef if explicit else jnp.zeros((0,), jnp.float32)
+    if explicit:
+        train_decision = V @ primal_weight + bias
+    else:
+        train_decision = K @ dual_coef + bias
     return SVMModel(
         support_vectors=X,
         dual_coef=dual_coef,
@@ -438,6 +457,7 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
         can_split=can_split,
         n_iter=n_iter,
         gap=jnp.where(can_split, gap, 0.0).astype(jnp.float32),
+        train_decision=train_decision.astype(jnp.float32),
         primal_weight=primal_weight,
         kernel=kernel,
         degree=degree,

@@ -151,7 +151,8 @@ def build_tree(
         idx, member = jax.vmap(gather_node, in_axes=(None, 0, None))(node_of_sample, ids, capacity)
         labels = jax.vmap(good_labels)(Y[idx], member)
         model = jax.vmap(lambda f, y, m: _fit_svm(f, y, m, config))(features[idx], labels, member)
-        predicted = jax.vmap(svm.predict)(model, features[idx])
+        # The fit's own decision values at its rows: no second kernel matrix.
+        predicted = model.train_decision > 0
         n_member = jnp.sum(member, axis=1)
         predicts_both = jnp.any(predicted & member, axis=1) & jnp.any(~predicted & member, axis=1)
         wants_split = exists[ids] & (n_member > config.min_split_size) & model.can_split & predicts_both

@@ -342,3 +342,13 @@ def test_explicit_features_chosen_automatically_and_equal_to_dense():
     expanded = svm.kernel_matrix(Xte, Xtr, kernel="poly", gamma=auto.gamma, degree=4) @ auto.dual_coef + auto.bias
     np.testing.assert_allclose(np.asarray(svm.decision_function(auto, Xte)), np.asarray(expanded), rtol=1e-3, atol=1e-3 * float(np.abs(expanded).max()))
     assert_agrees(auto, sk_reference(Xtr, ytr, "poly"), Xte)
+
+
+@pytest.mark.parametrize("kernel, solver", [("rbf", "smo"), ("poly", "ipm"), ("linear", "smo"), ("poly", "smo")])
+def test_train_decision_equals_decision_function_at_training_rows(kernel, solver):
+    Xtr, ytr, _, _ = make_data(52, 60, 3, "overlapping")
+    mask = np.arange(60) % 7 != 0
+    model = svm.fit(Xtr, ytr, mask, kernel=kernel, solver=solver, max_iter=20000 if solver == "smo" else None)
+    recomputed = np.asarray(svm.decision_function(model, Xtr))
+    scale = max(1.0, float(np.abs(recomputed).max()))
+    np.testing.assert_allclose(np.asarray(model.train_decision)[mask], recomputed[mask], atol=1e-4 * scale)
