@@ -15,7 +15,7 @@ from kernels.dominance import (
     nondominated_mask,
     nondominated_mask_blocked,
 )
-from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc
+from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc, hypervolume_subsets
 from kernels.svm import SVMModel
 from kernels.svm import decision_function as svm_decision_function
 from kernels.svm import fit as svm_fit
@@ -39,6 +39,7 @@ __all__ = [
     "hypervolume",
     "hypervolume_contributions",
     "hypervolume_mc",
+    "hypervolume_subsets",
     "nondominated_mask",
     "nondominated_mask_blocked",
     "optimize",

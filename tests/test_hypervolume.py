@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc
+from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervolume_mc, hypervolume_subsets
 
 RTOL = 1e-5  # float32 kernels vs float64 moocore
 
@@ -275,3 +275,33 @@ def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkey
     monkeypatch.setattr(hv, "_PACKED_ORDER_MAX_N", 10)
     order, _ = jax.jit(lambda v: hv._descending_order(v))(values)
     np.testing.assert_array_equal(np.asarray(order), expected_order)
+
+
+@pytest.mark.parametrize("m,n", [(1, 30), (2, 50), (3, 50), (4, 20)])
+def test_subsets_match_moocore_on_prefixes_and_random_subsets(m, n):
+    rng = np.random.default_rng(100 + m)
+    Y = random_front(rng, n, m, "cloud")
+    Y[5] = Y[3]  # a duplicate
+    ref = np.full(m, 1.7, np.float32)
+    mask = np.ones(n, bool)
+    mask[7] = False
+    Y[7] = np.nan  # masked rows may hold anything
+    index = np.arange(n)
+    prefixes = index[None, :] <= index[:, None]
+    random_subsets = rng.uniform(size=(9, n)) < 0.4
+    random_subsets[0] = False  # an empty subset
+    members = np.concatenate([prefixes, random_subsets])
+    values = np.asarray(hypervolume_subsets(Y, ref, members, mask))
+    expected = [moocore_hv(Y, ref, row & mask) for row in members]
+    np.testing.assert_allclose(values, expected, rtol=RTOL, atol=1e-6)
+    assert values[n] == 0.0
+
+
+def test_subsets_bad_inputs():
+    Y = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="members must have shape"):
+        hypervolume_subsets(Y, np.ones(3), np.ones((2, 5), bool))
+    with pytest.raises(ValueError, match="members must be boolean"):
+        hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), np.int32))
+    with pytest.raises(ValueError, match="M <= 4"):
+        hypervolume_subsets(np.zeros((4, 5), np.float32), np.ones(5), np.ones((2, 4), bool))
