@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels.hypervolume import hypervolume, hypervolume_subsets
+from lamoo_jax import _random
 
 
 def hv_history_exact(Y: jax.Array, ref: jax.Array) -> jax.Array:
@@ -39,7 +40,7 @@ def uniform_points_in_dominated_box(key: jax.Array, Y: jax.Array, inside: jax.Ar
     """
     ideal = jnp.min(jnp.where(inside[:, None], Y, ref), axis=0)
     box = jnp.maximum(ref - ideal, 0.0)
-    points = ideal + jax.random.uniform(key, (n_samples, Y.shape[1])) * box
+    points = ideal + _random.uniform(key, (n_samples, Y.shape[1])) * box
     return points, jnp.prod(box)
 
 

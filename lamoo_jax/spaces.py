@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from lamoo_jax import _random
+
 
 @struct.dataclass
 class Box:
@@ -78,7 +80,7 @@ class Box:
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         """Uniform points, float32[n, d]."""
-        return self.from_unit(jax.random.uniform(key, (n, self.dim)))
+        return self.from_unit(_random.uniform(key, (n, self.dim)))
 
     def features(self, X: jax.Array) -> jax.Array:
         return (X - self.lower) / (self.upper - self.lower)
@@ -134,7 +136,7 @@ class Categorical:
         return int(np.prod(self.n_choices))
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        return self.from_unit(jax.random.uniform(key, (n, self.dim)))
+        return self.from_unit(_random.uniform(key, (n, self.dim)))
 
     def features(self, X: jax.Array) -> jax.Array:
         parts = [jax.nn.one_hot(X[..., i], c, dtype=jnp.float32) for i, c in enumerate(self.n_choices)]

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from evosax.algorithms import CMA_ES
 
 from kernels.dominance import dominance_count
+from lamoo_jax import _random
 from lamoo_jax.samplers.base import Proposal, ProposalContext, select_in_region
 
 
@@ -116,7 +117,7 @@ class CMAESSampler:
         # is drawn from that same search distribution directly (evosax's sampling formula), so
         # the decomposition runs once per iteration.
         _, asked_state = es.ask(ask_key, es_state, state.es_params)
-        z = jax.random.normal(draw_key, (self.n_candidates, space.unit_dim))
+        z = _random.normal(draw_key, (self.n_candidates, space.unit_dim))
         draws = asked_state.mean + asked_state.std * ((z * asked_state.D) @ asked_state.B.T)
         in_bounds = jnp.all((draws >= 0.0) & (draws <= 1.0), axis=1)
         candidates = space.from_unit(jnp.clip(draws, 0.0, 1.0))

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from lamoo_jax import _random
 from lamoo_jax.samplers import gp
 from lamoo_jax.samplers.base import Proposal, ProposalContext, novelty_mask, select_in_region
 
@@ -370,7 +371,7 @@ class QEHVISampler:
         candidates, available, _ = self.candidate_pool(pool_key, context, q)
         mean, cov = gp.posterior_joint(model, space.to_unit(candidates))
         n_obj = Y.shape[1]
-        base = jax.random.normal(base_key, (self.mc_samples, self.n_candidates, n_obj), mean.dtype)
+        base = _random.normal(base_key, (self.mc_samples, self.n_candidates, n_obj), mean.dtype)
         mc_base = jax.random.uniform(hv_key, (self.hv_mc_samples, n_obj), mean.dtype) if n_obj > 3 else None
         order, _ = greedy_qehvi(
             base, mean, cov, Y, context.mask, context.ref_point.astype(mean.dtype), available, q,

@@ -1,0 +1,25 @@
+"""Random draws of multi-dimensional shapes, drawn flat and reshaped.
+
+With `jax_threefry_partitionable` (the default since jax 0.5), threefry generates the bits of an
+`(n, d)` shape from an n-by-d counter grid, which on CPU under `vmap` is about 2x slower than
+generating `n * d` values from a flat counter (measured: 64 seeds x 1024 x 5 uniforms, 3.6 ms vs
+1.8 ms). The loop draws candidate pools of this shape every iteration, so it draws flat. The
+values are as random as the plain call's (a different but fixed stream: same seed, same result).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Uniform [0, 1) values of `shape`, drawn as one flat vector."""
+    return jax.random.uniform(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Standard normal values of `shape`, drawn as one flat vector."""
+    return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape)
