@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 
 from kernels import svm
-from kernels._ordering import after
 from kernels.dominance import dominance_count
 from lamoo_jax.config import LaMOOConfig
 
@@ -129,42 +128,6 @@ def good_labels(Y_node: jax.Array, member: jax.Array) -> jax.Array:
     return member & (position < n // 2 + 1)
 
 
-def _uses_lapack(config: LaMOOConfig) -> bool:
-    """Whether the node fits may run the interior point (batched Cholesky factorisations)."""
-    return config.svm_solver == "ipm" or (config.svm_solver == "auto" and config.svm_kernel == "poly")
-
-
-def _label_path_levels(features, Y, mask, config: LaMOOConfig, capacities):
-    """Members, labels and SVM of every potential node, when children receive samples by label.
-
-    With label assignment a node's members do not depend on any SVM: every sample descends by its
-    dominance labels, and a node that is not split simply never gets its children created. So all
-    depths are gathered first and their fits are independent, which lets XLA run the SMO loops of
-    different depths at the same time (they are latency-bound: many tiny steps). Interior-point
-    fits are kept one depth after the other instead: concurrent batched LAPACK calls can deadlock
-    XLA's CPU pool (kernels/_ordering.py).
-    """
-    path_node = jnp.where(mask, 0, -1).astype(jnp.int32)
-    gathered = []
-    for depth, capacity in enumerate(capacities):
-        ids = level_ids(depth)
-        idx, member = jax.vmap(gather_node, in_axes=(None, 0, None))(path_node, ids, capacity)
-        labels = jax.vmap(good_labels)(Y[idx], member)
-        gathered.append((idx, member, labels))
-        child = jnp.where(labels, 2 * ids[:, None] + 1, 2 * ids[:, None] + 2)
-        moved = jnp.where(member, child, -1)
-        update = jnp.full(path_node.shape, -1, jnp.int32).at[idx.reshape(-1)].max(moved.reshape(-1))
-        path_node = jnp.where(update >= 0, update, path_node)
-    levels, previous = [], None
-    for idx, member, labels in gathered:
-        level_features = features[idx]
-        if previous is not None and _uses_lapack(config):
-            level_features = after(level_features, previous.dual_coef)
-        previous = jax.vmap(lambda f, y, m: _fit_svm(f, y, m, config))(level_features, labels, member)
-        levels.append((idx, member, labels, previous))
-    return levels
-
-
 def build_tree(
     features: jax.Array, Y: jax.Array, mask: jax.Array, config: LaMOOConfig, capacities: tuple[int, ...]
 ) -> Tree:
@@ -183,18 +146,11 @@ def build_tree(
     exists = jnp.zeros(size, bool).at[0].set(True)
     is_leaf = exists
     models = []
-    by_label = config.assign_by == "label"
-    if by_label:
-        levels = _label_path_levels(features, Y, mask, config, capacities)
     for depth, capacity in enumerate(capacities):
         ids = level_ids(depth)
-        if by_label:
-            idx, member, labels, model = levels[depth]
-        else:
-            # Children receive samples by SVM prediction: each depth needs the previous fits.
-            idx, member = jax.vmap(gather_node, in_axes=(None, 0, None))(node_of_sample, ids, capacity)
-            labels = jax.vmap(good_labels)(Y[idx], member)
-            model = jax.vmap(lambda f, y, m: _fit_svm(f, y, m, config))(features[idx], labels, member)
+        idx, member = jax.vmap(gather_node, in_axes=(None, 0, None))(node_of_sample, ids, capacity)
+        labels = jax.vmap(good_labels)(Y[idx], member)
+        model = jax.vmap(lambda f, y, m: _fit_svm(f, y, m, config))(features[idx], labels, member)
         # The fit's own decision values at its rows: no second kernel matrix.
         predicted = model.train_decision > 0
         n_member = jnp.sum(member, axis=1)
@@ -205,7 +161,7 @@ def build_tree(
         nodes_after = jnp.sum(exists) + 2 * jnp.cumsum(wants_split)
         split = wants_split & (nodes_after <= config.max_nodes)
 
-        goes_good = labels if by_label else predicted
+        goes_good = labels if config.assign_by == "label" else predicted
         child = jnp.where(goes_good, 2 * ids[:, None] + 1, 2 * ids[:, None] + 2)
         moved = jnp.where(split[:, None] & member, child, -1)
         update = jnp.full(node_of_sample.shape, -1, jnp.int32).at[idx.reshape(-1)].max(moved.reshape(-1))
