@@ -37,8 +37,8 @@ Float32 details: SMO updates ``G`` incrementally inside blocks of ``_BLOCK`` ste
 exactly (one ``Q @ a``) after each block so rounding does not accumulate; its tolerance is
 ``max(tol, 1e-6 * max|K|)`` because float32 cannot resolve libsvm's absolute 1e-3 on poly-sized
 kernels. The interior-point method adds a ``1e-6 * max diag(Q)`` jitter to the factorised matrix, stops
-once ``mu <= 1e-6 C`` (float32 cannot go much further), keeps its last finite iterate if float32
-breaks down near the end, and refines each Woodbury solve once with its exact residual.
+once ``mu <= 1e-6 C`` (float32 cannot go much further) and keeps its last finite iterate if float32
+breaks down near the end.
 
 Everything is fixed-shape: masked rows (``mask == False``) keep ``a_i = 0`` and never enter the solver,
 the bias or ``gamma='scale'``. ``fit`` works for one problem; batch it with ``jax.vmap`` (SMO then runs
@@ -273,9 +273,11 @@ def _dense_system(K, ys, valid):
 def _low_rank_system(V, ys, valid):
     """``Q a`` and the solver of ``Q + diag(D)`` for ``Q = (y V)(y V)^T`` of rank r (Woodbury, O(N r^2)).
 
-    ``(D + U U^T)^-1 b = D^-1 b - D^-1 U S^-1 U^T D^-1 b`` with ``S = I + U^T D^-1 U`` (r x r). The
-    barrier terms make ``D`` span many orders of magnitude, so every solve is refined once with its
-    exact residual (O(N r)); that restores the accuracy of the dense Cholesky.
+    ``(D + U U^T)^-1 b = D^-1 b - D^-1 U S^-1 U^T D^-1 b`` with ``S = I + U^T D^-1 U`` (r x r).
+    The barrier terms make ``D`` span many orders of magnitude, yet the interior point needs only
+    approximate Newton directions: measured on 180 problems (d = 2..5, N = 26..100) it reaches the
+    dense Cholesky's iterations and agreement with scikit-learn (one step of iterative refinement
+    per solve changed neither, so there is none).
 
     ``U`` is held transposed (``Ut``, r x N): every product then contracts a contiguous axis, which
     on CPU makes the batched (vmapped) matrix-vector products about 6x faster than with ``U``.
@@ -291,13 +293,9 @@ def _low_rank_system(V, ys, valid):
         Wt = Ut / jnp.sqrt(D)[None, :]
         chol = jnp.linalg.cholesky(eye + Wt @ Wt.T)
 
-        def once(rhs):
+        def solve(rhs):
             t = rhs / D
             return t - (jax.scipy.linalg.cho_solve((chol, True), Ut @ t) @ Ut) / D
-
-        def solve(rhs):
-            x = once(rhs)
-            return x + once(rhs - (D * x + matvec(x)))
 
         return solve
 
