@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 
 from lamoo_jax.samplers.base import Proposal, ProposalContext, select_in_region
 
 
 @dataclasses.dataclass(frozen=True)
 class RandomSampler:
-    """Draw `n_candidates` uniform points, keep those in the region (relaxing to ancestors when
-    fewer than q remain) and take q of them uniformly at random without replacement.
+    """Draw `n_candidates` i.i.d. uniform points, keep those in the region (relaxing to ancestors
+    when fewer than q remain) and take the first q of them: a uniform random choice without
+    replacement, since the draws are i.i.d.
 
     The reference draws 15,000 Latin-hypercube candidates per pass; a smaller pool keeps the same
     behaviour whenever the region holds at least q of them (the relaxation handles the rest), and
@@ -27,8 +29,9 @@ class RandomSampler:
         return ()
 
     def propose(self, key: jax.Array, state: tuple, context: ProposalContext, q: int) -> tuple[Proposal, tuple]:
-        candidate_key, score_key = jax.random.split(key)
-        candidates = context.space.sample(candidate_key, self.n_candidates)
-        scores = jax.random.uniform(score_key, (self.n_candidates,))
+        candidates = context.space.sample(key, self.n_candidates)
+        # The candidates are i.i.d. uniform, so the first q eligible ones are a uniform random
+        # choice among the eligible: no random scores needed.
+        scores = -jnp.arange(self.n_candidates, dtype=jnp.float32)
         chosen = select_in_region(candidates, scores, context, q)
         return Proposal(X=candidates[chosen.index], valid=chosen.valid, level=chosen.level), state
