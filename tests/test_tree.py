@@ -150,3 +150,34 @@ def test_monte_carlo_node_values_agree_with_exact(built):
     approx = np.asarray(mcts.node_hypervolumes_mc(jax.random.key(1), members, jnp.asarray(Y), jnp.asarray(mask), ref, 200_000))
     exists = np.asarray(tree.exists)
     np.testing.assert_allclose(approx[exists], exact[exists], rtol=0.02, atol=1e-3)
+
+
+def test_screened_depth_is_exact_on_what_it_tests_and_never_overstates():
+    # A 3-level path; 2,000 uniform candidates: deeper levels test a halving pool.
+    X, Y, mask = _samples(5, 120, 120)
+    config = LaMOOConfig(svm_kernel="rbf")
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(120, config)))
+    leaves = np.flatnonzero(np.asarray(tree.is_leaf))
+    region = mcts.region_of(tree, jnp.int32(leaves[np.argmax([int(mcts.node_depth(jnp.int32(l))) for l in leaves])]))
+    length = int(region.length)
+    assert length >= 2
+    candidates = jnp.asarray(np.random.default_rng(0).uniform(size=(2000, X.shape[1])), jnp.float32)
+    exact = np.asarray(region.depth_satisfied(candidates))
+    screened = np.asarray(region.screened_depth(candidates))
+    assert np.all(screened <= exact)
+    # Level l is tested on the first max(n / 2^l, 64) points (pool order) that passed level l - 1:
+    # replay that rule on the exact per-level results.
+    satisfied = np.asarray(region.constraint_satisfied(candidates))
+    passed = np.ones(2000, bool)
+    expected = np.zeros(2000, int)
+    for level in range(region.max_depth):
+        capacity = min(2000, max(2000 >> level, 64))
+        tested = np.zeros(2000, bool)
+        tested[np.flatnonzero(passed)[:capacity]] = True
+        passed = tested & satisfied[level]
+        expected += passed
+    np.testing.assert_array_equal(screened, np.minimum(expected, length))
+    # Screening drops points only when a level has more passers than its buffer.
+    assert np.sum(screened == length) > 0
+    # Small pools are tested in full.
+    np.testing.assert_array_equal(np.asarray(region.screened_depth(candidates[:64])), exact[:64])

@@ -67,6 +67,39 @@ class Region(NamedTuple):
         prefix = jnp.cumprod(satisfied.astype(jnp.int32), axis=0)
         return jnp.minimum(jnp.sum(prefix, axis=0), self.length).astype(jnp.int32)
 
+    def screened_depth(self, features: jax.Array, min_screened: int = 64) -> jax.Array:
+        """int32[n]: `depth_satisfied` for a candidate pool in which only the first
+        `max(n / 2^l, min_screened)` points (in pool order) that satisfy the first l constraints
+        are tested against constraint l; the others count as failing it.
+
+        Deeper classifiers thus see a halving pool instead of all n points. A reported depth never
+        exceeds the exact one, so points chosen at a level do satisfy its constraints. Which
+        points are screened out depends only on pool order, not on position, so for a pool of
+        i.i.d. draws the points that reach a level are still i.i.d. draws from its region; the
+        pool is just smaller for deep levels (rarely: it matters only when fewer than q of the
+        screened points reach the leaf, which then relaxes to its parent a little more often).
+        """
+        from kernels.svm import decision_function
+        from lamoo_jax.tree import compact
+
+        n = features.shape[0]
+        passed = jnp.ones(n, bool)
+        depth = jnp.zeros(n, jnp.int32)
+        decision = None
+        for level, model in enumerate(self.models):
+            capacity = min(n, max(n >> level, min_screened))
+            if capacity == n:
+                index, valid = jnp.arange(n, dtype=jnp.int32), passed
+            else:
+                index, valid = compact(passed, capacity)
+            tested = features[index]
+            # One level after the other (see constraint_satisfied).
+            decision = decision_function(model, tested if decision is None else after(tested, decision))
+            ok = valid & jnp.where(level < self.length, (decision > 0) == self.sides[level], True)
+            passed = jnp.zeros(n, bool).at[index].max(ok)
+            depth = depth + passed.astype(jnp.int32)
+        return jnp.minimum(depth, self.length).astype(jnp.int32)
+
 
 class ProposalContext(NamedTuple):
     """What a sampler may look at when proposing (one seed; all shapes fixed).
@@ -151,7 +184,7 @@ class Selection(NamedTuple):
 
 
 def select_in_region(
-    candidates: jax.Array, scores: jax.Array, context: ProposalContext, q: int
+    candidates: jax.Array, scores: jax.Array, context: ProposalContext, q: int, *, screened: bool = False
 ) -> Selection:
     """Choose the q best-scoring usable candidates inside the region, relaxing when needed.
 
@@ -165,9 +198,11 @@ def select_in_region(
         scores: float32[n], higher is better (random numbers for the random sampler).
         context: the proposal context.
         q: number of points to choose (static).
+        screened: test deeper constraints only on a halving pool (`Region.screened_depth`); for
+            samplers that take candidates in pool order, where it chooses the same points.
     """
     features = context.space.features(candidates)
-    depth = context.region.depth_satisfied(features)
+    depth = context.region.screened_depth(features) if screened else context.region.depth_satisfied(features)
     usable = novelty_mask(candidates, context)
     max_depth = context.region.max_depth
     levels = jnp.arange(max_depth + 1)

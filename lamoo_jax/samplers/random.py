@@ -33,5 +33,5 @@ class RandomSampler:
         # The candidates are i.i.d. uniform, so the first q eligible ones are a uniform random
         # choice among the eligible: no random scores needed.
         scores = -jnp.arange(self.n_candidates, dtype=jnp.float32)
-        chosen = select_in_region(candidates, scores, context, q)
+        chosen = select_in_region(candidates, scores, context, q, screened=True)
         return Proposal(X=candidates[chosen.index], valid=chosen.valid, level=chosen.level), state
