@@ -62,11 +62,11 @@ def _row(section, kernel, solver, B, n, d, n_query, compile_s, fit_s, pred_s, sk
     }
 
 
-def _auto_solver_name(kernel: str, n: int, model) -> str:
-    """What solver="auto" picked, with the explicit-feature variant named."""
+def _solver_name(model) -> str:
+    """The solver that fitted the model (what solver="auto" picked), with explicit features named."""
     if model.feature_map != "none":
-        return f"ipm+features({model.primal_weight.shape[-1]})"
-    return "ipm" if kernel == "poly" and n <= svm._IPM_MAX_AUTO_N else "smo"
+        return f"{model.solver}+features({model.primal_weight.shape[-1]})"
+    return model.solver
 
 
 def bench_single(kernel: str, n: int, d: int, n_query: int, repeats: int) -> dict:
@@ -84,7 +84,7 @@ def bench_single(kernel: str, n: int, d: int, n_query: int, repeats: int) -> dic
 
     agreement = float(np.mean(np.asarray(svm.predict(model, Xqj)) == ref.predict(Xq)))
     return _row(
-        "single", kernel, _auto_solver_name(kernel, n, model),
+        "single", kernel, _solver_name(model),
         1, n, d, n_query, fit_compile + pred_compile, fit_s, pred_s, sk_fit_s, sk_pred_s,
         agreement, int(model.n_iter), int(ref.n_iter_[0]),
     )

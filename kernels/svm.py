@@ -102,6 +102,7 @@ class SVMModel:
             features (``feature_map != "none"``); shape ``(0,)`` otherwise.
         kernel: static, one of ``KERNELS``.
         degree: static, degree of the poly kernel.
+        solver: static, the solver that fitted the model (``"smo"`` or ``"ipm"``; what ``"auto"`` chose).
         feature_map: static, ``"none"`` (kernel expansion over the support vectors), ``"poly"``
             (monomials of ``sqrt(gamma) x``) or ``"poly_affine"`` (of ``[sqrt(gamma) x, sqrt(coef0)]``).
     """
@@ -118,6 +119,7 @@ class SVMModel:
     primal_weight: jax.Array
     kernel: str = struct.field(pytree_node=False, default="rbf")
     degree: int = struct.field(pytree_node=False, default=4)
+    solver: str = struct.field(pytree_node=False, default="smo")
     feature_map: str = struct.field(pytree_node=False, default="none")
 
 
@@ -424,15 +426,13 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
     if explicit:
         V = jnp.where(solve_mask[:, None], poly_features(X, gamma, coef0, degree, feature_map == "poly_affine"), 0.0)
     if explicit and solver == "ipm":
-        K = None
-        scale = jnp.max(jnp.sum(V * V, axis=1))  # max |K_ij| is on the diagonal (Cauchy-Schwarz)
+        K = None  # the interior point works on V directly (Woodbury)
     else:
         K = V @ V.T if explicit else kernel_matrix(X, X, kernel=kernel, gamma=gamma, coef0=coef0, degree=degree)
         K = jnp.where(solve_mask[:, None] & solve_mask[None, :], K, 0.0)
-        scale = jnp.max(jnp.abs(K))
-    tol_eff = jnp.maximum(jnp.asarray(tol, jnp.float32), rel_tol * scale)
 
     if solver == "smo":
+        tol_eff = jnp.maximum(jnp.asarray(tol, jnp.float32), rel_tol * jnp.max(jnp.abs(K)))
         alpha, G, n_iter, gap = _smo(K, ys, solve_mask, C, tol_eff, max_iter)
         bias = _bias(alpha, G, ys, solve_mask, C)
     else:
@@ -459,6 +459,7 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
         primal_weight=primal_weight,
         kernel=kernel,
         degree=degree,
+        solver=solver,
         feature_map=feature_map,
     )
 

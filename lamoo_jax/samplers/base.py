@@ -63,14 +63,13 @@ class Region(NamedTuple):
 
     def depth_satisfied(self, features: jax.Array) -> jax.Array:
         """int32[n]: how many leading constraints of the path each point satisfies (0..length)."""
-        satisfied = self.constraint_satisfied(features)
-        prefix = jnp.cumprod(satisfied.astype(jnp.int32), axis=0)
-        return jnp.minimum(jnp.sum(prefix, axis=0), self.length).astype(jnp.int32)
+        return self.screened_depth(features, min_screened=features.shape[0])
 
     def screened_depth(self, features: jax.Array, min_screened: int = 64) -> jax.Array:
-        """int32[n]: `depth_satisfied` for a candidate pool in which only the first
-        `max(n / 2^l, min_screened)` points (in pool order) that satisfy the first l constraints
-        are tested against constraint l; the others count as failing it.
+        """int32[n]: how many leading constraints of the path each point satisfies (0..length), where
+        only the first `max(n / 2^l, min_screened)` points (in pool order) that satisfy the first l
+        constraints are tested against constraint l; the others count as failing it (with
+        `min_screened >= n` every point is tested: `depth_satisfied`).
 
         Deeper classifiers thus see a halving pool instead of all n points. A reported depth never
         exceeds the exact one, so points chosen at a level do satisfy its constraints. Which
@@ -87,16 +86,17 @@ class Region(NamedTuple):
         depth = jnp.zeros(n, jnp.int32)
         decision = None
         for level, model in enumerate(self.models):
-            capacity = min(n, max(n >> level, min_screened))
-            if capacity == n:
-                index, valid = jnp.arange(n, dtype=jnp.int32), passed
+            capacity = max(n >> level, min_screened)
+            full = capacity >= n
+            if full:
+                tested, valid = features, passed
             else:
                 index, valid = compact(passed, capacity)
-            tested = features[index]
+                tested = features[index]
             # One level after the other (see constraint_satisfied).
             decision = decision_function(model, tested if decision is None else after(tested, decision))
             ok = valid & jnp.where(level < self.length, (decision > 0) == self.sides[level], True)
-            passed = jnp.zeros(n, bool).at[index].max(ok)
+            passed = ok if full else jnp.zeros(n, bool).at[index].max(ok)
             depth = depth + passed.astype(jnp.int32)
         return jnp.minimum(depth, self.length).astype(jnp.int32)
 
