@@ -36,6 +36,7 @@ from jax import lax
 from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
 
 __all__ = [
+    "weakly_dominated_by",
     "dominance_matrix",
     "dominance_count",
     "nondominated_mask",
@@ -77,6 +78,26 @@ def _dominates(A: jax.Array, B: jax.Array) -> jax.Array:
         weakly_better = weakly_better & (a <= b)
         strictly_better_somewhere = strictly_better_somewhere | (a < b)
     return weakly_better & strictly_better_somewhere
+
+
+def weakly_dominated_by(points: jax.Array, Y: jax.Array, valid: jax.Array | None = None) -> jax.Array:
+    """bool[P, N]: `[p, n]` is True when row n of `Y` is `<=` `points[p]` in every objective (and
+    `valid[n]`): the test behind every Monte Carlo hypervolume, where a sample point counts as
+    dominated when some row weakly dominates it.
+
+    points: [P, M]; Y: [N, M]; valid: optional bool[N]. No validation (a building block for
+    jitted callers). The comparison runs objective by objective on [P, N] planes: reducing the
+    short trailing M axis of a [P, N, M] comparison vectorises poorly on CPU (6x slower at
+    M = 10, N = 200, P = 256).
+    """
+    M = Y.shape[1]
+    if M > _UNROLL_MAX_M:
+        covered = jnp.all(Y[None, :, :] <= points[:, None, :], axis=-1)
+    else:
+        covered = jnp.ones((points.shape[0], Y.shape[0]), dtype=bool)
+        for m in range(M):
+            covered = covered & (Y[None, :, m] <= points[:, m, None])
+    return covered if valid is None else covered & valid[None, :]
 
 
 def _dominated_by_count(candidates: jax.Array, dominators_t: jax.Array, valid: jax.Array) -> jax.Array:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kernels.dominance import weakly_dominated_by
 from kernels.hypervolume import hypervolume
 from lamoo_jax.metrics import uniform_points_in_dominated_box
 from lamoo_jax.samplers.base import Region
@@ -53,7 +54,7 @@ def node_hypervolumes_mc(key: jax.Array, members: jax.Array, Y: jax.Array, mask:
     """
     inside = mask & jnp.all(Y < ref, axis=1)
     points, volume = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
-    dominated_by = jnp.all(Y[None, :, :] <= points[:, None, :], axis=-1) & inside[None, :]  # [S, N]
+    dominated_by = weakly_dominated_by(points, Y, inside)  # [S, N]
     fraction = jax.vmap(lambda m: jnp.mean(jnp.any(dominated_by & m[None, :], axis=1)))(members)
     return volume * fraction
 

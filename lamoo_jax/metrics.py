@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernels.dominance import weakly_dominated_by
 from kernels.hypervolume import hypervolume, hypervolume_subsets
 from lamoo_jax import _random
 
@@ -58,7 +59,7 @@ def hv_history_mc(key: jax.Array, Y: jax.Array, ref: jax.Array, n_samples: int) 
     points, volume = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
 
     def first_dominator(point):
-        dominates = jnp.all(Y <= point, axis=1) & inside
+        dominates = weakly_dominated_by(point[None], Y, inside)[0]
         return jnp.where(jnp.any(dominates), jnp.argmax(dominates), n)
 
     first = jax.lax.map(first_dominator, points, batch_size=256)

@@ -211,3 +211,21 @@ def test_large_n_counts_in_blocks_and_matches_brute_force():
     counts = ((le & lt) & mask[:, None] & mask[None, :]).sum(0)
     np.testing.assert_array_equal(np.asarray(dominance_count(garbage, mask)), counts)
     np.testing.assert_array_equal(np.asarray(nondominated_mask(garbage, mask)), mask & (counts == 0))
+
+
+@pytest.mark.parametrize("n_obj", [1, 3, 10, 40])
+def test_weakly_dominated_by_matches_brute_force(n_obj):
+    # Integer values: many ties, where "<=" (weak) and "<" differ. n_obj = 40 takes the
+    # broadcast path (beyond the unrolled objective loop).
+    from kernels.dominance import weakly_dominated_by
+
+    rng = np.random.default_rng(n_obj)
+    Y = rng.integers(0, 3, size=(30, n_obj)).astype(np.float32)
+    points = rng.integers(1, 4, size=(50, n_obj)).astype(np.float32)
+    valid = rng.uniform(size=30) < 0.8
+    expected = np.array([[valid[n] and all(Y[n] <= p) for n in range(30)] for p in points])
+    got = jax.jit(weakly_dominated_by)(jnp.asarray(points), jnp.asarray(Y), jnp.asarray(valid))
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    assert expected.any() and not expected.all()
+    unmasked = np.array([[all(Y[n] <= p) for n in range(30)] for p in points])
+    np.testing.assert_array_equal(np.asarray(weakly_dominated_by(jnp.asarray(points), jnp.asarray(Y))), unmasked)

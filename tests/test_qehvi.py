@@ -79,6 +79,32 @@ def test_monte_carlo_hvi_matches_moocore_within_error():
     assert np.all(expected > 0)
 
 
+@pytest.mark.parametrize("n_pending", [0, 1, 3])
+def test_monte_carlo_hvi_with_masked_rows_and_pending_points_matches_moocore(n_pending):
+    # The observed set keeps padded rows (mask False, placed to dominate everything were they
+    # counted) and the pending points F enter separately, as in the greedy batch.
+    rng = np.random.default_rng(n_pending)
+    M = 6
+    A = rng.uniform(0.2, 1.0, size=(30, M)).astype(np.float32)
+    mask = np.ones(30, bool)
+    mask[[3, 17, 29]] = False
+    A[~mask] = 0.0
+    F = rng.uniform(0.2, 1.0, size=(n_pending, M)).astype(np.float32)
+    ref = np.full(M, 1.1, np.float32)
+    Yq = rng.uniform(0.0, 0.6, size=(5, M)).astype(np.float32)
+    H = 100_000
+    base = jax.random.uniform(jax.random.key(1), (H, M))
+    estimate = jax.jit(jax.vmap(qehvi.hvi_monte_carlo, in_axes=(None, None, None, 0, None, None)))
+    got = np.asarray(estimate(jnp.asarray(A), jnp.asarray(mask), jnp.asarray(ref), jnp.asarray(Yq), base, jnp.asarray(F)))
+    observed = np.vstack([A[mask], F])
+    expected = np.array([_hv(np.vstack([observed, y]), ref) - _hv(observed, ref) for y in Yq])
+    box = np.prod(ref - Yq, axis=1)
+    p = expected / box
+    stderr = box * np.sqrt(p * (1 - p) / H)
+    assert np.all(np.abs(got - expected) <= 5 * stderr + 1e-6), (got, expected, stderr)
+    assert np.all(expected > 0)
+
+
 def test_hvi_validation():
     with pytest.raises(ValueError, match="mc_base"):
         qehvi.hypervolume_improvement(jnp.zeros((3, 4)), jnp.ones(3, bool), jnp.ones(4), jnp.zeros((2, 4)))

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kernels.dominance import weakly_dominated_by
 from lamoo_jax import _random
 from lamoo_jax.samplers import gp
 from lamoo_jax.samplers.base import Proposal, ProposalContext, novelty_mask, select_in_region
@@ -162,17 +163,23 @@ def hvi_exact(grid: NondominatedGrid, y: jax.Array, F: jax.Array) -> jax.Array:
     return jnp.maximum(value - covered, 0.0)
 
 
-def hvi_monte_carlo(A: jax.Array, mask: jax.Array, ref: jax.Array, y: jax.Array, mc_base: jax.Array) -> jax.Array:
-    """Monte Carlo hypervolume improvement of y[M] over the set A[K, M] (any M).
+def hvi_monte_carlo(
+    A: jax.Array, mask: jax.Array, ref: jax.Array, y: jax.Array, mc_base: jax.Array, F: jax.Array | None = None
+) -> jax.Array:
+    """Monte Carlo hypervolume improvement of y[M] over the set A[K, M] (any M), plus F[j, M].
 
     The share of the fixed uniform points `mc_base[H, M]` (in [0, 1)^M) of the box [y, ref] that
-    no real row of A dominates, times the box volume. Relative standard error about
-    sqrt((1 - p) / (p H)), p the improved share of the box.
+    no real row of A (and no row of the optional pending set F) dominates, times the box volume.
+    Relative standard error about sqrt((1 - p) / (p H)), p the improved share of the box.
+    F is separate so that, under vmap over Monte Carlo samples, the large observed set A stays
+    unbatched and only the few pending points differ per sample.
     """
     y = jnp.minimum(y, ref)
     points = y + mc_base * (ref - y)  # [H, M]
-    covers = jnp.all(A[None, :, :] <= points[:, None, :], axis=-1) & mask[None, :]
-    dominated = jnp.any(covers, axis=1)
+
+    dominated = jnp.any(weakly_dominated_by(points, A, mask), axis=1)
+    if F is not None and F.shape[0] > 0:
+        dominated = dominated | jnp.any(weakly_dominated_by(points, F), axis=1)
     return jnp.prod(ref - y) * (1.0 - jnp.mean(dominated.astype(y.dtype)))
 
 
@@ -271,9 +278,7 @@ def greedy_qehvi(
 
             def per_sample(args):
                 f_s, F_s = args
-                A = jnp.concatenate([Y_obs, F_s], axis=0)
-                A_mask = jnp.concatenate([obs_mask, jnp.ones(F_s.shape[0], bool)])
-                return jax.vmap(lambda y: hvi_monte_carlo(A, A_mask, ref, y, mc_base))(f_s)
+                return jax.vmap(lambda y: hvi_monte_carlo(Y_obs, obs_mask, ref, y, mc_base, F_s))(f_s)
 
         hvi = jax.lax.map(per_sample, (f, F_sel), batch_size=min(sample_batch, S))  # [S, n]
         values = jnp.where(available, jnp.mean(hvi, axis=0), -jnp.inf)
