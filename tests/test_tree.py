@@ -181,3 +181,51 @@ def test_screened_depth_is_exact_on_what_it_tests_and_never_overstates():
     assert np.sum(screened == length) > 0
     # Small pools are tested in full.
     np.testing.assert_array_equal(np.asarray(region.screened_depth(candidates[:64])), exact[:64])
+
+
+@pytest.mark.parametrize("q", [5, 40, 400])
+def test_select_first_in_region_replays_chunked_screening(q):
+    # The 3-level path of the test above; 2,000 candidates in chunks of 128 (the last one partial).
+    # q = 5 stops after a chunk or two, q = 40 after several, q = 400 needs the relaxation.
+    from lamoo_jax.samplers.base import ProposalContext, select_first_in_region
+    from lamoo_jax.spaces import Box
+
+    X, Y, mask = _samples(5, 120, 120)
+    config = LaMOOConfig(svm_kernel="rbf")
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(120, config)))
+    leaves = np.flatnonzero(np.asarray(tree.is_leaf))
+    region = mcts.region_of(tree, jnp.int32(leaves[np.argmax([int(mcts.node_depth(jnp.int32(l))) for l in leaves])]))
+    length = int(region.length)
+    space = Box.create([0.0] * 3, [1.0] * 3)
+    context = ProposalContext(
+        X=jnp.asarray(X), Y=jnp.asarray(Y), mask=jnp.asarray(mask), leaf_mask=jnp.asarray(mask),
+        ref_point=jnp.asarray([1.5, 3.0]), region=region, space=space,
+    )
+    n, chunk = 2000, 128
+    candidates = jnp.asarray(np.random.default_rng(1).uniform(size=(n, 3)), jnp.float32)
+    got = jax.jit(select_first_in_region, static_argnums=2, static_argnames=("chunk",))(candidates, context, q, chunk=chunk)
+
+    # Replay: screen chunk after chunk (each with screened_depth, tested above) until q reach the
+    # leaf; then the deepest level with q candidates, and its first q in pool order.
+    depth = np.zeros(n, int)
+    for start in range(0, n, chunk):
+        depth[start:start + chunk] = np.asarray(region.screened_depth(candidates[start:start + chunk], 32))
+        if np.sum(depth >= length) >= q:
+            break
+    counts = [np.sum(depth >= level) for level in range(length + 1)]
+    level = max([lvl for lvl in range(length + 1) if counts[lvl] >= q] + [0])
+    expected = np.flatnonzero(depth >= level)[:q]
+    assert int(got.level) == level
+    np.testing.assert_array_equal(np.asarray(got.index), expected)
+    assert np.all(np.asarray(got.valid))
+    # The chosen points do satisfy the level's constraints (exact classifiers).
+    assert np.all(np.asarray(region.depth_satisfied(candidates[expected])) >= level)
+    # Stopping early changes nothing: screening every chunk first gives the same choice.
+    full = np.concatenate([np.asarray(region.screened_depth(candidates[s:s + chunk], 32)) for s in range(0, n, chunk)])
+    counts_full = [np.sum(full >= lvl) for lvl in range(length + 1)]
+    level_full = max([lvl for lvl in range(length + 1) if counts_full[lvl] >= q] + [0])
+    np.testing.assert_array_equal(np.flatnonzero(full >= level_full)[:q], expected)
+    if q == 5:
+        assert level == length and expected[-1] < 2 * chunk
+    if q == 400:
+        assert level < length

@@ -183,9 +183,7 @@ class Selection(NamedTuple):
     level: jax.Array
 
 
-def select_in_region(
-    candidates: jax.Array, scores: jax.Array, context: ProposalContext, q: int, *, screened: bool = False
-) -> Selection:
+def select_in_region(candidates: jax.Array, scores: jax.Array, context: ProposalContext, q: int) -> Selection:
     """Choose the q best-scoring usable candidates inside the region, relaxing when needed.
 
     Relaxation (as the reference implementation): when fewer than q new candidates satisfy every
@@ -198,11 +196,11 @@ def select_in_region(
         scores: float32[n], higher is better (random numbers for the random sampler).
         context: the proposal context.
         q: number of points to choose (static).
-        screened: test deeper constraints only on a halving pool (`Region.screened_depth`); for
-            samplers that take candidates in pool order, where it chooses the same points.
+
+    Samplers that take i.i.d. candidates in pool order use `select_first_in_region` instead.
     """
     features = context.space.features(candidates)
-    depth = context.region.screened_depth(features) if screened else context.region.depth_satisfied(features)
+    depth = context.region.depth_satisfied(features)
     usable = novelty_mask(candidates, context)
     max_depth = context.region.max_depth
     levels = jnp.arange(max_depth + 1)
@@ -215,6 +213,65 @@ def select_in_region(
     # The barrier keeps XLA from fusing top_k with its consumers: on CPU, fusing it with the
     # gather below (under vmap) replaces the fast top-k by a ~100x slower generic path.
     top_scores, index = jax.lax.optimization_barrier(jax.lax.top_k(masked_scores, q))
+    valid = jnp.isfinite(top_scores)
+    index = jnp.where(valid, index, index[0])
+    return Selection(index=index.astype(jnp.int32), valid=valid, level=level.astype(jnp.int32))
+
+
+def select_first_in_region(
+    candidates: jax.Array, context: ProposalContext, q: int, *, chunk: int = 128, min_screened: int = 32
+) -> Selection:
+    """The first q usable candidates, in pool order, inside the region (relaxing as
+    `select_in_region`), testing the pool one chunk at a time and stopping early.
+
+    For samplers whose candidates are i.i.d. draws, so that the first q eligible ones are a uniform
+    choice among the eligible. Chunk k (`candidates[k * chunk:(k + 1) * chunk]`) is screened with
+    `Region.screened_depth(chunk_features, min_screened)`: constraint l sees at most
+    `max(chunk >> l, min_screened)` of the chunk's candidates that satisfy the first l. Chunks are
+    processed in order until q usable candidates satisfy the whole path; only when the whole pool
+    holds fewer does the relaxation of `select_in_region` apply, over every chunk. The result is
+    what screening every chunk and then choosing would give (the chosen points all lie in
+    processed chunks), so stopping early changes no result, only the work: with regions holding
+    a few percent of the space, one or two chunks of a 1024-point pool instead of all of it.
+    Which candidates are screened out depends on pool order only, so the points reaching a level
+    are still i.i.d. draws from its region (see `Region.screened_depth`).
+
+    Under `vmap` the loop runs as many chunks as the batch member that needs most.
+    """
+    n = candidates.shape[0]
+    chunk = min(chunk, n)
+    n_chunks = -(-n // chunk)
+    region = context.region
+    features = context.space.features(candidates)
+    # A last partial chunk is padded with unusable copies of the first candidate.
+    features = jnp.concatenate([features, jnp.broadcast_to(features[:1], (n_chunks * chunk - n,) + features.shape[1:])])
+    usable = jnp.concatenate([novelty_mask(candidates, context), jnp.zeros(n_chunks * chunk - n, bool)])
+
+    def enough(depth):
+        return jnp.sum(usable & (depth >= region.length)) >= q
+
+    def not_done(carry):
+        k, depth = carry
+        return (k < n_chunks) & ~enough(depth)
+
+    def screen_chunk(carry):
+        k, depth = carry
+        start = k * chunk
+        tested = jax.lax.dynamic_slice_in_dim(features, start, chunk)
+        return k + 1, jax.lax.dynamic_update_slice_in_dim(depth, region.screened_depth(tested, min_screened), start, 0)
+
+    # Unscreened chunks keep depth 0: they can only serve the last resort, the whole space, which
+    # is chosen only after every chunk has been screened.
+    _, depth = jax.lax.while_loop(not_done, screen_chunk, (jnp.int32(0), jnp.zeros(n_chunks * chunk, jnp.int32)))
+    depth, usable = depth[:n], usable[:n]
+    levels = jnp.arange(region.max_depth + 1)
+    count_at_level = jax.vmap(lambda lvl: jnp.sum(usable & (depth >= lvl)))(levels)
+    feasible = (count_at_level >= q) & (levels <= region.length)
+    level = jnp.max(jnp.where(feasible, levels, 0))
+    eligible = usable & (depth >= level)
+    # The first q eligible in pool order (top_k of a pool-order score; see select_in_region).
+    scores = jnp.where(eligible, -jnp.arange(n, dtype=jnp.float32), -jnp.inf)
+    top_scores, index = jax.lax.optimization_barrier(jax.lax.top_k(scores, q))
     valid = jnp.isfinite(top_scores)
     index = jnp.where(valid, index, index[0])
     return Selection(index=index.astype(jnp.int32), valid=valid, level=level.astype(jnp.int32))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 
-from lamoo_jax.samplers.base import Proposal, ProposalContext, select_in_region
+from lamoo_jax.samplers.base import Proposal, ProposalContext, select_first_in_region
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,11 +17,19 @@ class RandomSampler:
 
     The reference draws 15,000 Latin-hypercube candidates per pass; a smaller pool keeps the same
     behaviour whenever the region holds at least q of them (the relaxation handles the rest), and
-    is much cheaper when thousands of seeds run at once.
+    is much cheaper when thousands of seeds run at once. The pool is screened `screen_chunk`
+    candidates at a time until q lie in the region (`select_first_in_region`).
     """
 
     n_candidates: int = 1024
+    screen_chunk: int = 128
     name: str = "random"
+
+    def __post_init__(self):
+        for field in ("n_candidates", "screen_chunk"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"RandomSampler.{field} must be a positive int; got {value!r}")
 
     def init(self, key: jax.Array, space, n_obj: int) -> tuple:
         del key, space, n_obj
@@ -31,7 +38,7 @@ class RandomSampler:
     def propose(self, key: jax.Array, state: tuple, context: ProposalContext, q: int) -> tuple[Proposal, tuple]:
         candidates = context.space.sample(key, self.n_candidates)
         # The candidates are i.i.d. uniform, so the first q eligible ones are a uniform random
-        # choice among the eligible: no random scores needed.
-        scores = -jnp.arange(self.n_candidates, dtype=jnp.float32)
-        chosen = select_in_region(candidates, scores, context, q, screened=True)
+        # choice among the eligible: no random scores needed, and the pool can be screened chunk
+        # by chunk until q of them are found.
+        chosen = select_first_in_region(candidates, context, q, chunk=self.screen_chunk)
         return Proposal(X=candidates[chosen.index], valid=chosen.valid, level=chosen.level), state
