@@ -76,7 +76,14 @@ def select_leaf(nodes, Y, ref, cp):
     return best
 
 
-def sample_in_region(rng, leaf, features_of, sample, q, n_candidates):
+def sample_in_region(rng, leaf, features_of, sample, q, n_candidates, screen_chunk=None):
+    """q distinct candidates drawn uniformly from the leaf's region, relaxing to ancestors.
+
+    `screen_chunk=None` is the reference's rule: every candidate goes through every classifier of
+    the path. With `screen_chunk`, candidates are screened chunk by chunk, each classifier sees
+    only the candidates that passed the ones before, and screening stops once q candidates lie in
+    the leaf (the shortcut the compiled random sampler takes; same distribution of choices).
+    """
     path = []
     node = leaf
     while node.parent is not None:
@@ -85,11 +92,22 @@ def sample_in_region(rng, leaf, features_of, sample, q, n_candidates):
     path.reverse()
     candidates = sample(rng, n_candidates)
     F = features_of(candidates)
-    inside = np.ones(len(candidates), bool)
     depth = np.zeros(len(candidates), int)
-    for level, node in enumerate(path):
-        inside &= node.parent.classifier.predict(F) == node.side
-        depth[inside] = level + 1
+    if screen_chunk is None:
+        inside = np.ones(len(candidates), bool)
+        for level, node in enumerate(path):
+            inside &= node.parent.classifier.predict(F) == node.side
+            depth[inside] = level + 1
+    else:
+        for start in range(0, len(candidates), screen_chunk):
+            index = np.arange(start, min(start + screen_chunk, len(candidates)))
+            for level, node in enumerate(path):
+                if len(index) == 0:
+                    break
+                index = index[node.parent.classifier.predict(F[index]) == node.side]
+                depth[index] = level + 1
+            if np.sum(depth >= len(path)) >= q:
+                break
     for level in range(len(path), -1, -1):
         pool = np.flatnonzero(depth >= level)
         if len(pool) >= q:
@@ -97,8 +115,10 @@ def sample_in_region(rng, leaf, features_of, sample, q, n_candidates):
     return candidates[:q]
 
 
-def run_one(problem_fn, lower, upper, ref, *, seed, budget=100, n_init=10, q=5, n_candidates=1024, kernel="poly", cp_fraction=0.1, partition=True):
-    """One sequential run on a box problem (minimised objectives). Returns (X, Y, hv_history)."""
+def run_one(problem_fn, lower, upper, ref, *, seed, budget=100, n_init=10, q=5, n_candidates=1024, kernel="poly", cp_fraction=0.1, partition=True, screen_chunk=None):
+    """One sequential run on a box problem (minimised objectives). Returns (X, Y, hv_history).
+
+    `screen_chunk`: see `sample_in_region` (None: the reference's rule)."""
     rng = np.random.default_rng(seed)
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
 
@@ -120,7 +140,7 @@ def run_one(problem_fn, lower, upper, ref, *, seed, budget=100, n_init=10, q=5, 
         if leaf is None:
             new = sample(rng, q)
         else:
-            new = sample_in_region(rng, leaf, features_of, sample, q, n_candidates)
+            new = sample_in_region(rng, leaf, features_of, sample, q, n_candidates, screen_chunk)
         X = np.vstack([X, new])[:budget]
         Y = np.vstack([Y, [problem_fn(x) for x in new]])[:budget]
     history = np.array([hypervolume(Y[: i + 1], ref) for i in range(len(Y))])

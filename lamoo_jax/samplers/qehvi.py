@@ -38,7 +38,9 @@ whose start points only are drawn in the region):
 
 Cost per greedy step j: mc_samples x n_candidates x 2^j grid look-ups for M <= 3 (plus the
 O(N^M) table once), mc_samples x n_candidates x hv_mc_samples x (N + j) x M comparisons for
-M > 3. Defaults are modest for CPUs; raise them on a GPU.
+M > 3 (laid out as [hv_mc_samples, N] planes, one objective at a time, with the observed set
+shared by all Monte Carlo samples: a q = 5 batch at M = 10, N = 200, 32 x 64 x 256 takes ~0.2 s
+on 2 CPU cores). Defaults are modest for CPUs; raise them on a GPU.
 """
 
 from __future__ import annotations
