@@ -9,7 +9,7 @@ writes:
 - `cells/<problem>__<sampler>__<lamoo|plain>.npz`: each cell's hypervolume histories, written
   atomically; an interrupted study resumes from the cells already on disk (a cell is either
   complete or absent, never half written or duplicated);
-- `curves_<problem>.png`: log10(HV_max - HV) vs samples, median with interquartile band;
+- `curves_<problem>.png`: log10(HV_max - HV) vs samples, median with a distribution-free 95% confidence band of the median;
 - `table.md` and `summary.json`: final log HV difference and the sample ratio, next to the
   paper's claims.
 
@@ -132,6 +132,25 @@ def log_diff(hv: np.ndarray, max_hv: float) -> np.ndarray:
     return np.log10(np.maximum(max_hv - hv, 1e-12 * max(abs(max_hv), 1.0)))
 
 
+def median_confidence_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Distribution-free confidence interval of the median over axis 0 (seeds), at every column.
+
+    The interval between the order statistics x_(k) and x_(n + 1 - k), with k the largest rank
+    such that P(Binomial(n, 1/2) <= k - 1) <= (1 - level) / 2, covers the population median with
+    probability >= level whatever the distribution (n = 16: ranks 4 and 13, coverage 97.9%).
+    """
+    from scipy.stats import binom
+
+    n = values.shape[0]
+    k = 0
+    while k + 1 <= n and binom.cdf(k, n, 0.5) <= (1.0 - level) / 2.0:
+        k += 1
+    if k == 0:
+        raise ValueError(f"{n} seeds are too few for a {level:.0%} confidence interval of the median")
+    ordered = np.sort(values, axis=0)
+    return ordered[k - 1], ordered[n - k]
+
+
 def plot_problem(out: Path, key: str, cells: dict) -> Path | None:
     try:
         import matplotlib
@@ -146,14 +165,14 @@ def plot_problem(out: Path, key: str, cells: dict) -> Path | None:
         values = log_diff(cell["hv_history"], float(cell["max_hv"]))
         x = np.arange(1, values.shape[1] + 1)
         median = np.median(values, axis=0)
-        low, high = np.percentile(values, [25, 75], axis=0)
+        low, high = median_confidence_band(values)
         label = f"LaMOO+{sampler}" if partition else sampler
         style = "-" if partition else "--"
         ax.plot(x, median, style, color=colors.get(sampler), label=label)
         ax.fill_between(x, low, high, color=colors.get(sampler), alpha=0.15)
     ax.set_xlabel("samples")
     ax.set_ylabel("log10(HV_max - HV)")
-    ax.set_title(f"{key}: median and interquartile range over seeds")
+    ax.set_title(f"{key}: median over seeds, 95% confidence band", fontsize=10)
     ax.legend()
     fig.tight_layout()
     path = out / f"curves_{key}.png"
