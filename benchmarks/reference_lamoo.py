@@ -82,7 +82,9 @@ def sample_in_region(rng, leaf, features_of, sample, q, n_candidates, screen_chu
     `screen_chunk=None` is the reference's rule: every candidate goes through every classifier of
     the path. With `screen_chunk`, candidates are screened chunk by chunk, each classifier sees
     only the candidates that passed the ones before, and screening stops once q candidates lie in
-    the leaf (the shortcut the compiled random sampler takes; same distribution of choices).
+    the leaf (the shortcut the compiled random sampler takes; same distribution of choices; the
+    compiled sampler also caps each classifier at half as many of a chunk's candidates as the one
+    before, min 32, which rarely binds and is not replicated here).
     """
     path = []
     node = leaf
