@@ -55,7 +55,7 @@ from kernels._checks import (
     check_static_positive_int,
     float_dtype,
 )
-from kernels.dominance import _dominance_count
+from kernels.dominance import _dominance_count, weakly_dominated_by
 
 __all__ = [
     "hypervolume",
@@ -326,18 +326,14 @@ def _hypervolume_mc(key, Y, ref, mask, n_samples, chunk_size):
     lower = jnp.min(jnp.where(inside[:, None], Y, ref), axis=0) if n else ref
     box = ref - lower
     box_volume = jnp.prod(box)
-    # Rows outside the box can never weakly dominate a sample (samples are < ref); +inf makes that
-    # explicit and neutralises NaN in masked rows.
-    points_t = jnp.where(inside[:, None], Y, jnp.inf).T  # [M, N]
+    # Rows outside the box can never weakly dominate a sample (samples are < ref): only `inside`
+    # rows take part (the mask also drops masked rows, NaN included).
     chunk = min(chunk_size, n_samples)
     n_chunks = math.ceil(n_samples / chunk)
 
     def count_chunk(i, count):
         u = lower + box * jax.random.uniform(jax.random.fold_in(key, i), (chunk, m), dtype=Y.dtype)
-        covered = jnp.ones((chunk, n), dtype=bool)
-        for j in range(m):
-            covered = covered & (points_t[j][None, :] <= u[:, j][:, None])
-        dominated = jnp.any(covered, axis=1)
+        dominated = jnp.any(weakly_dominated_by(u, Y, inside), axis=1)
         real_sample = i * chunk + jnp.arange(chunk) < n_samples  # the last chunk may overhang
         return count + jnp.sum(dominated & real_sample, dtype=jnp.int32)
 

@@ -62,6 +62,15 @@ def _hvi_exact_batch(P, mask, ref, F, Yq):
     return jax.vmap(lambda y: qehvi.hvi_exact(grid, y, F))(Yq)
 
 
+def _assert_within_monte_carlo_error(got, expected, ref, Yq, H):
+    """Each improvement within 5 binomial standard errors of the exact one (box [y, ref], H points)."""
+    box = np.prod(ref - Yq, axis=1)
+    p = expected / box
+    stderr = box * np.sqrt(p * (1 - p) / H)
+    assert np.all(np.abs(got - expected) <= 5 * stderr + 1e-6), (got, expected, stderr)
+    assert np.all(expected > 0)
+
+
 def test_monte_carlo_hvi_matches_moocore_within_error():
     rng = np.random.default_rng(0)
     M = 4
@@ -72,11 +81,7 @@ def test_monte_carlo_hvi_matches_moocore_within_error():
     base = jax.random.uniform(jax.random.key(0), (H, M))
     got = np.asarray(jax.jit(qehvi.hypervolume_improvement)(jnp.asarray(A), jnp.ones(25, bool), jnp.asarray(ref), jnp.asarray(Yq), base))
     expected = np.array([_hv(np.vstack([A, y]), ref) - _hv(A, ref) for y in Yq])
-    box = np.prod(ref - Yq, axis=1)
-    p = expected / box
-    stderr = box * np.sqrt(p * (1 - p) / H)
-    assert np.all(np.abs(got - expected) <= 5 * stderr + 1e-6), (got, expected, stderr)
-    assert np.all(expected > 0)
+    _assert_within_monte_carlo_error(got, expected, ref, Yq, H)
 
 
 @pytest.mark.parametrize("n_pending", [0, 1, 3])
@@ -98,11 +103,7 @@ def test_monte_carlo_hvi_with_masked_rows_and_pending_points_matches_moocore(n_p
     got = np.asarray(estimate(jnp.asarray(A), jnp.asarray(mask), jnp.asarray(ref), jnp.asarray(Yq), base, jnp.asarray(F)))
     observed = np.vstack([A[mask], F])
     expected = np.array([_hv(np.vstack([observed, y]), ref) - _hv(observed, ref) for y in Yq])
-    box = np.prod(ref - Yq, axis=1)
-    p = expected / box
-    stderr = box * np.sqrt(p * (1 - p) / H)
-    assert np.all(np.abs(got - expected) <= 5 * stderr + 1e-6), (got, expected, stderr)
-    assert np.all(expected > 0)
+    _assert_within_monte_carlo_error(got, expected, ref, Yq, H)
 
 
 def test_hvi_validation():

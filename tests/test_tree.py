@@ -152,13 +152,19 @@ def test_monte_carlo_node_values_agree_with_exact(built):
     np.testing.assert_allclose(approx[exists], exact[exists], rtol=0.02, atol=1e-3)
 
 
-def test_screened_depth_is_exact_on_what_it_tests_and_never_overstates():
-    # A 3-level path; 2,000 uniform candidates: deeper levels test a halving pool.
+def _deepest_region():
+    """120 samples in 3-d, an rbf tree, and the region of its deepest leaf: (X, Y, mask, region)."""
     X, Y, mask = _samples(5, 120, 120)
     config = LaMOOConfig(svm_kernel="rbf")
     tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(120, config)))
     leaves = np.flatnonzero(np.asarray(tree.is_leaf))
     region = mcts.region_of(tree, jnp.int32(leaves[np.argmax([int(mcts.node_depth(jnp.int32(l))) for l in leaves])]))
+    return X, Y, mask, region
+
+
+def test_screened_depth_is_exact_on_what_it_tests_and_never_overstates():
+    # A 3-level path; 2,000 uniform candidates: deeper levels test a halving pool.
+    X, Y, mask, region = _deepest_region()
     length = int(region.length)
     assert length >= 2
     candidates = jnp.asarray(np.random.default_rng(0).uniform(size=(2000, X.shape[1])), jnp.float32)
@@ -190,11 +196,7 @@ def test_select_first_in_region_replays_chunked_screening(q):
     from lamoo_jax.samplers.base import ProposalContext, select_first_in_region
     from lamoo_jax.spaces import Box
 
-    X, Y, mask = _samples(5, 120, 120)
-    config = LaMOOConfig(svm_kernel="rbf")
-    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, tuple(level_capacities(120, config)))
-    leaves = np.flatnonzero(np.asarray(tree.is_leaf))
-    region = mcts.region_of(tree, jnp.int32(leaves[np.argmax([int(mcts.node_depth(jnp.int32(l))) for l in leaves])]))
+    X, Y, mask, region = _deepest_region()
     length = int(region.length)
     space = Box.create([0.0] * 3, [1.0] * 3)
     context = ProposalContext(

@@ -199,13 +199,16 @@ def select_in_region(candidates: jax.Array, scores: jax.Array, context: Proposal
 
     Samplers that take i.i.d. candidates in pool order use `select_first_in_region` instead.
     """
-    features = context.space.features(candidates)
-    depth = context.region.depth_satisfied(features)
-    usable = novelty_mask(candidates, context)
-    max_depth = context.region.max_depth
-    levels = jnp.arange(max_depth + 1)
+    depth = context.region.depth_satisfied(context.space.features(candidates))
+    return _choose(depth, novelty_mask(candidates, context), scores, context.region, q)
+
+
+def _choose(depth: jax.Array, usable: jax.Array, scores: jax.Array, region: Region, q: int) -> Selection:
+    """The relaxation rule and the pick, given each candidate's depth (int32[n]) in the region,
+    which candidates are usable (bool[n]) and their scores (float32[n], higher is better)."""
+    levels = jnp.arange(region.max_depth + 1)
     count_at_level = jax.vmap(lambda lvl: jnp.sum(usable & (depth >= lvl)))(levels)
-    feasible = (count_at_level >= q) & (levels <= context.region.length)
+    feasible = (count_at_level >= q) & (levels <= region.length)
     # Deepest feasible level; level 0 (the whole space) is the last resort.
     level = jnp.max(jnp.where(feasible, levels, 0))
     eligible = usable & (depth >= level)
@@ -263,15 +266,5 @@ def select_first_in_region(
     # Unscreened chunks keep depth 0: they can only serve the last resort, the whole space, which
     # is chosen only after every chunk has been screened.
     _, depth = jax.lax.while_loop(not_done, screen_chunk, (jnp.int32(0), jnp.zeros(n_chunks * chunk, jnp.int32)))
-    depth, usable = depth[:n], usable[:n]
-    levels = jnp.arange(region.max_depth + 1)
-    count_at_level = jax.vmap(lambda lvl: jnp.sum(usable & (depth >= lvl)))(levels)
-    feasible = (count_at_level >= q) & (levels <= region.length)
-    level = jnp.max(jnp.where(feasible, levels, 0))
-    eligible = usable & (depth >= level)
-    # The first q eligible in pool order (top_k of a pool-order score; see select_in_region).
-    scores = jnp.where(eligible, -jnp.arange(n, dtype=jnp.float32), -jnp.inf)
-    top_scores, index = jax.lax.optimization_barrier(jax.lax.top_k(scores, q))
-    valid = jnp.isfinite(top_scores)
-    index = jnp.where(valid, index, index[0])
-    return Selection(index=index.astype(jnp.int32), valid=valid, level=level.astype(jnp.int32))
+    # The first q eligible in pool order: a pool-order score.
+    return _choose(depth[:n], usable[:n], -jnp.arange(n, dtype=jnp.float32), region, q)

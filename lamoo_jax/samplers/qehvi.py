@@ -178,7 +178,6 @@ def hvi_monte_carlo(
     """
     y = jnp.minimum(y, ref)
     points = y + mc_base * (ref - y)  # [H, M]
-
     dominated = jnp.any(weakly_dominated_by(points, A, mask), axis=1)
     if F is not None and F.shape[0] > 0:
         dominated = dominated | jnp.any(weakly_dominated_by(points, F), axis=1)
