@@ -47,6 +47,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from kernels._checks import (
@@ -139,13 +140,13 @@ def _descending_positions(values):
 
 
 def _descending_order(values):
-    """(order, values sorted descending): `values[order]` is descending, ties in index order."""
+    """int32[N] permutation: `values[order]` is descending, ties in index order."""
     n = values.shape[0]
-    positions, sorted_values = _descending_positions(values)
+    positions, _ = _descending_positions(values)
     iota = jnp.arange(n, dtype=jnp.int32)
     if n > _PACKED_ORDER_MAX_N:
-        return lax.sort((positions, iota), num_keys=1)[1], sorted_values
-    return lax.sort(positions * n + iota) % n, sorted_values
+        return lax.sort((positions, iota), num_keys=1)[1]
+    return lax.sort(positions * n + iota) % n
 
 
 def _next_shifted(values):
@@ -199,35 +200,73 @@ def _hv2_pairwise(gains):
     return jnp.sum(a * jnp.maximum(b - best_before, 0))
 
 
-def _hv3_batched(gains, active):
+def _hv3_batched(gains, active, max_members=None):
     """3-D hypervolumes (unit box, maximisation) of several subsets of the same points.
 
     gains: [N, 3] in [0, 1]; active: bool [K, N], the members of each subset. Returns [K].
-    Non-members and zero-gain rows simply never raise the staircase; the sort orders are shared.
+    The two sorts are shared by all subsets. Without `max_members` the sweep visits all N points
+    in the shared order (non-members and zero-gain rows never raise the staircase). With
+    `max_members` (static: one int per subset), each subset's members are gathered in that order
+    and subsets with equal bounds are swept together in as many steps as their bound (the caller
+    guarantees no subset has more members).
     """
     n = gains.shape[0]
     a, b, c = gains[:, 0], gains[:, 1], gains[:, 2]
-    iota = jnp.arange(n, dtype=jnp.int32)
     # A point covers every strip whose upper edge is <= its own a: strips >= its position (tied
     # points share a position; the zero-width strips between tied values cost nothing).
     position_in_a, a_sorted = _descending_positions(a)
     widths_a = a_sorted - _next_shifted(a_sorted)  # >= 0; strip i spans (a_sorted[i+1], a_sorted[i]]
-    order_c, c_sorted = _descending_order(c)
-    depths_c = c_sorted - _next_shifted(c_sorted)
+    order_c = _descending_order(c)
+    if max_members is None:
+        # [steps, K] sweep inputs: the same point for every subset, raising only where it is a member.
+        c_sorted = c[order_c]
+        k = active.shape[0]
+        positions = jnp.broadcast_to(position_in_a[order_c][:, None], (n, k))
+        heights = jnp.where(active[:, order_c].T, b[order_c][:, None], 0)
+        depths = jnp.broadcast_to((c_sorted - _next_shifted(c_sorted))[:, None], (n, k))
+        return _hv3_sweep(positions, heights, depths, widths_a)
+
+    def members_in_order(member, bound):
+        in_order = member[order_c]
+        slot = jnp.where(in_order, jnp.cumsum(in_order) - 1, bound)
+        index = jnp.zeros(bound, jnp.int32).at[slot].set(order_c, mode="drop")
+        real = jnp.arange(bound) < jnp.sum(in_order)
+        return index, real
+
+    volumes = jnp.zeros(active.shape[0], gains.dtype)
+    for bound in sorted(set(max_members)):
+        group = [k for k, subset_bound in enumerate(max_members) if subset_bound == bound]
+        bound = max(1, min(bound, n))
+        index, real = jax.vmap(lambda member: members_in_order(member, bound))(active[jnp.array(group)])
+        # Padding slots have c = 0: the last member's slice reaches down to the reference point and
+        # the padding adds nothing.
+        c_members = jnp.where(real, c[index], 0)
+        depths = c_members - jnp.concatenate([c_members[:, 1:], jnp.zeros_like(c_members[:, :1])], axis=1)
+        heights = jnp.where(real, b[index], 0)
+        group_volumes = _hv3_sweep(position_in_a[index].T, heights.T, depths.T, widths_a)
+        volumes = volumes.at[jnp.array(group)].set(group_volumes)
+    return volumes
+
+
+def _hv3_sweep(positions, heights, depths, widths):
+    """The 3-D sweep over [steps, K] inputs: at each step every subset's staircase (over the N strips
+    of the first objective) rises to the point's height from its position on, and the slice of the
+    given depth adds depth * staircase. Returns [K]: the weighted staircases dotted with the widths."""
+    n = widths.shape[0]
+    iota = jnp.arange(n, dtype=jnp.int32)
 
     def add_point(carry, point):
         staircase, weighted = carry
-        pos, height, depth, is_active = point
-        raise_to = jnp.where((iota >= pos)[None, :] & is_active[:, None], height, 0)
+        position, height, depth = point
+        raise_to = jnp.where(iota[None, :] >= position[:, None], height[:, None], 0)
         staircase = jnp.maximum(staircase, raise_to)
-        # Slice k adds depth_k * (staircase_k . widths); the dot is deferred (summed once at the
-        # end) so each step is a single fused elementwise pass with no reduction.
-        return (staircase, weighted + depth * staircase), None
+        # The dot with the widths is deferred (done once at the end) so each step is a single
+        # fused elementwise pass with no reduction.
+        return (staircase, weighted + depth[:, None] * staircase), None
 
-    xs = (position_in_a[order_c], b[order_c], depths_c, active[:, order_c].T)
-    zeros = jnp.zeros((active.shape[0], n), gains.dtype)
-    (_, weighted), _ = lax.scan(add_point, (zeros, zeros), xs, unroll=_HV3_UNROLL)
-    return weighted @ widths_a
+    zeros = jnp.zeros((positions.shape[1], n), widths.dtype)
+    (_, weighted), _ = lax.scan(add_point, (zeros, zeros), (positions, heights, depths), unroll=_HV3_UNROLL)
+    return weighted @ widths
 
 
 def _hv3(gains):
@@ -301,8 +340,8 @@ def hypervolume(Y, ref, mask=None) -> jax.Array:
     return _hypervolume(Y, ref, mask)
 
 
-@jax.jit
-def _hypervolume_subsets(Y, ref, mask, members):
+@partial(jax.jit, static_argnames=("max_members",))
+def _hypervolume_subsets(Y, ref, mask, members, max_members=None):
     Y, ref, valid = _cast(Y, ref, mask)
     k, m = members.shape[0], Y.shape[1]
     if Y.shape[0] == 0 or k == 0:
@@ -312,13 +351,19 @@ def _hypervolume_subsets(Y, ref, mask, members):
     gains, volume_factor, inside = _unit_gains(Y, ref, valid)
     active = members & inside[None, :]
     if m == 3:
-        return _hv3_batched(gains, active) * volume_factor
-    if m == 4:
-        return _hv4_batched(gains, active) * volume_factor
-    return jax.vmap(lambda a: _unit_hypervolume(jnp.where(a[:, None], gains, 0)))(active) * volume_factor
+        volumes = _hv3_batched(gains, active, max_members)
+    elif m == 4:
+        volumes = _hv4_batched(gains, active)
+    else:
+        volumes = jax.vmap(lambda a: _unit_hypervolume(jnp.where(a[:, None], gains, 0)))(active)
+    volumes = volumes * volume_factor
+    if max_members is None:
+        return volumes
+    overflow = jnp.sum(members & valid[None, :], axis=1) > jnp.array(max_members)
+    return jnp.where(overflow, jnp.nan, volumes)
 
 
-def hypervolume_subsets(Y, ref, members, mask=None) -> jax.Array:
+def hypervolume_subsets(Y, ref, members, mask=None, max_members=None) -> jax.Array:
     """Exact hypervolumes of K subsets of the same points: float[K].
 
     Args:
@@ -326,11 +371,16 @@ def hypervolume_subsets(Y, ref, members, mask=None) -> jax.Array:
       ref: `[M]` reference point.
       members: bool `[K, N]`; row k selects the points of subset k.
       mask: optional bool `(N,)`; False rows belong to no subset.
+      max_members: optional static bound on the number of (valid) members of each subset: an int
+        for all subsets or a tuple of K ints. For M = 3 a subset's sweep then takes that many steps
+        instead of N (subsets with equal bounds are swept together), which is how the nodes of a
+        partition tree, whose depth bounds their size, are valued. A subset with more members than
+        its bound gets NaN, never a wrong value.
 
     Equal to `vmap(lambda m: hypervolume(Y, ref, m & mask))(members)`, but for M = 3 and 4 the
-    sorts and the sweep are shared by all subsets (one O(N^2 K) sweep for M = 3), which is how a
-    run's hypervolume after every evaluation (K = N prefixes) and a partition tree's node values are
-    computed.
+    sorts are shared by all subsets and so is the sweep (one O(N^2 K) sweep for M = 3, or
+    O(N * bound * K) with bounds), which is how a run's hypervolume after every evaluation (K = N
+    prefixes) and a partition tree's node values are computed.
     """
     Y, ref, mask = _validate(Y, ref, mask)
     if Y.shape[1] > MAX_EXACT_OBJECTIVES:
@@ -340,8 +390,16 @@ def hypervolume_subsets(Y, ref, members, mask=None) -> jax.Array:
         raise ValueError(f"members must have shape (K, N) = (K, {Y.shape[0]}), got {members.shape}")
     if members.dtype != jnp.bool_:
         raise ValueError(f"members must be boolean, got dtype {members.dtype}")
+    if max_members is not None:
+        bounds = (max_members,) * members.shape[0] if isinstance(max_members, (int, np.integer)) else tuple(max_members)
+        if len(bounds) != members.shape[0] or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in bounds):
+            raise ValueError(
+                f"max_members must be a positive int or a tuple of {members.shape[0]} positive ints (one per subset); "
+                f"got {max_members!r}"
+            )
+        max_members = tuple(int(b) for b in bounds)
     valid = jnp.ones(Y.shape[0], bool) if mask is None else mask
-    return _hypervolume_subsets(Y, ref, valid, members)
+    return _hypervolume_subsets(Y, ref, valid, members, max_members)
 
 
 @partial(jax.jit, static_argnames=("n_samples", "chunk_size"))

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from kernels.dominance import weakly_dominated_by
-from kernels.hypervolume import hypervolume
+from kernels.hypervolume import hypervolume, hypervolume_subsets
 from lamoo_jax.metrics import uniform_points_in_dominated_box
 from lamoo_jax.samplers.base import Region
 from lamoo_jax.tree import Tree, ancestor, compact, heap_size, node_depth, node_members
@@ -31,12 +31,17 @@ def node_member_matrix(tree: Tree) -> jax.Array:
 def node_hypervolumes_exact(members: jax.Array, Y: jax.Array, ref: jax.Array, depth_capacity: tuple[int, ...] = ()) -> jax.Array:
     """float32[H] exact hypervolume of each node's samples (kernels.hypervolume).
 
-    With `depth_capacity` (static, one entry per depth: `tree.depth_capacities`), each node's
-    samples are first compacted into a buffer of its depth's capacity, so the cost per node
-    scales with the node's size rather than with all N samples.
+    With `depth_capacity` (static, one entry per depth: `tree.depth_capacities`) the cost per node
+    scales with its depth's capacity rather than with all N samples: for M = 3 the sorts are shared
+    by the whole tree and each node's sweep takes as many steps as its capacity
+    (`hypervolume_subsets` with `max_members`); otherwise each node's samples are compacted into a
+    buffer of that capacity.
     """
     if not depth_capacity:
         return jax.vmap(lambda m: hypervolume(Y, ref, m))(members)
+    if Y.shape[1] == 3:
+        bounds = tuple(capacity for depth, capacity in enumerate(depth_capacity) for _ in range(2**depth))
+        return hypervolume_subsets(Y, ref, members, jnp.any(members, axis=0), max_members=bounds)
     values = []
     for depth, capacity in enumerate(depth_capacity):
         level_members = members[2**depth - 1 : 2 ** (depth + 1) - 1]

@@ -269,11 +269,11 @@ def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkey
     np.testing.assert_array_equal(np.asarray(descending), np.sort(values)[::-1])
     np.testing.assert_array_equal(np.asarray(positions), [(values > v).sum() for v in values])
     expected_order = np.argsort(-values, kind="stable")  # ties in index order
-    order, _ = jax.jit(hv._descending_order)(values)
+    order = jax.jit(hv._descending_order)(values)
     np.testing.assert_array_equal(np.asarray(order), expected_order)
     # beyond the int32 packing limit the order comes from a sort with an index payload
     monkeypatch.setattr(hv, "_PACKED_ORDER_MAX_N", 10)
-    order, _ = jax.jit(lambda v: hv._descending_order(v))(values)
+    order = jax.jit(lambda v: hv._descending_order(v))(values)
     np.testing.assert_array_equal(np.asarray(order), expected_order)
 
 
@@ -297,6 +297,29 @@ def test_subsets_match_moocore_on_prefixes_and_random_subsets(m, n):
     assert values[n] == 0.0
 
 
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_subsets_with_member_bounds_match_moocore_and_flag_overflow(m):
+    """Disjoint groups (like the nodes of one tree level) with bounds on their sizes, some tight,
+    some loose, one exceeded; ties and duplicates inside groups."""
+    rng = np.random.default_rng(200 + m)
+    n = 60
+    Y = np.round(random_front(rng, n, m, "cloud"), 1)  # coarse values: many ties
+    Y[5] = Y[3]
+    ref = np.full(m, 1.7, np.float32)
+    mask = rng.random(n) < 0.9
+    group = rng.integers(0, 5, n)
+    members = group[None, :] == np.arange(5)[:, None]
+    sizes = (members & mask).sum(axis=1)
+    bounds = (int(sizes[0]), int(sizes[1]) + 7, int(sizes[2]) + 1, n, int(sizes[4]) - 1)  # the last one overflows
+    values = np.asarray(hypervolume_subsets(Y, ref, members, mask, max_members=bounds))
+    expected = [moocore_hv(Y, ref, row & mask) for row in members]
+    np.testing.assert_allclose(values[:4], expected[:4], rtol=RTOL, atol=1e-6)
+    assert np.isnan(values[4])
+    # one int for all subsets; the result does not depend on the bound once it is large enough
+    loose = np.asarray(hypervolume_subsets(Y, ref, members, mask, max_members=int(sizes.max())))
+    np.testing.assert_allclose(loose, expected, rtol=RTOL, atol=1e-6)
+
+
 def test_subsets_bad_inputs():
     Y = np.zeros((4, 3), np.float32)
     with pytest.raises(ValueError, match="members must have shape"):
@@ -305,3 +328,7 @@ def test_subsets_bad_inputs():
         hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), np.int32))
     with pytest.raises(ValueError, match="M <= 4"):
         hypervolume_subsets(np.zeros((4, 5), np.float32), np.ones(5), np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="max_members"):
+        hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), bool), max_members=(3,))
+    with pytest.raises(ValueError, match="max_members"):
+        hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), bool), max_members=0)

@@ -8,7 +8,7 @@ import pytest
 from kernels import svm
 from lamoo_jax import mcts
 from lamoo_jax.config import LaMOOConfig, level_capacities
-from lamoo_jax.tree import build_tree, build_tree_jit, node_members
+from lamoo_jax.tree import build_tree, build_tree_jit, depth_capacities, node_members
 
 
 def _brute_dominance_count(Y):
@@ -150,6 +150,30 @@ def test_monte_carlo_node_values_agree_with_exact(built):
     approx = np.asarray(mcts.node_hypervolumes_mc(jax.random.key(1), members, jnp.asarray(Y), jnp.asarray(mask), ref, 200_000))
     exists = np.asarray(tree.exists)
     np.testing.assert_allclose(approx[exists], exact[exists], rtol=0.02, atol=1e-3)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_exact_node_values_with_depth_capacities_match_moocore(m):
+    """The per-depth shortcut (compacted buffers for M = 2, bounded sweeps sharing one sort for
+    M = 3) against moocore on each node's samples; some buffer rows are not samples yet."""
+    moocore = pytest.importorskip("moocore")
+    X, Y, mask = _samples(7, 90, 100)
+    if m == 3:
+        Y = np.concatenate([Y, np.round(np.sum(X, axis=1, keepdims=True), 1)], axis=1)  # ties in f3
+    Y[~mask] = 0.0  # unevaluated buffer rows: zeros, inside the reference box but in no node
+    ref = np.asarray([1.5, 3.0, 3.5][:m], np.float32)
+    config = LaMOOConfig(svm_kernel="rbf")
+    capacities = tuple(level_capacities(100, config))
+    tree = build_tree_jit(jnp.asarray(X), jnp.asarray(Y), jnp.asarray(mask), config, capacities)
+    assert int(tree.n_levels) >= 2 and int(np.sum(np.asarray(tree.exists))) >= 3
+    members = mcts.node_member_matrix(tree)
+    depth_capacity = depth_capacities(capacities, config)
+    values = np.asarray(jax.jit(mcts.node_hypervolumes_exact, static_argnums=3)(members, jnp.asarray(Y), jnp.asarray(ref), depth_capacity))
+    for node in np.flatnonzero(np.asarray(tree.exists)):
+        rows = Y[np.asarray(members[node])].astype(np.float64)
+        rows = rows[np.all(rows < ref, axis=1)]
+        expected = float(moocore.hypervolume(rows, ref=ref.astype(np.float64))) if len(rows) else 0.0
+        assert values[node] == pytest.approx(expected, rel=1e-5, abs=1e-6), node
 
 
 def _deepest_region():
