@@ -1,5 +1,7 @@
 """Partition tree and MCTS: invariants, the reference's split rule, UCB and selection."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -255,3 +257,46 @@ def test_select_first_in_region_replays_chunked_screening(q):
         assert level == length and expected[-1] < 2 * chunk
     if q == 400:
         assert level < length
+
+
+def test_select_first_in_region_batched_over_seeds_equals_each_seed_alone():
+    # Under vmap the chunked screening serves the seeds that need more chunks a few at a time
+    # (a custom batching rule). Seeds here differ in pool and region depth, so they need from one
+    # chunk to all of them (relaxation included); each must get what it gets alone.
+    from lamoo_jax.samplers.base import ProposalContext, select_first_in_region
+    from lamoo_jax.spaces import Box
+
+    X, Y, mask, region = _deepest_region()
+    space = Box.create([0.0] * 3, [1.0] * 3)
+    lengths = [0, 1, int(region.length), int(region.length), 2, int(region.length), int(region.length)]
+    n, chunk, q = 1000, 128, 40
+    pools = np.random.default_rng(3).uniform(size=(len(lengths), n, 3))
+    pools[-1] *= 0.05  # a pool in one corner: too few candidates reach the leaf, relaxation
+    pools = jnp.asarray(pools, jnp.float32)
+
+    def context_of(length):
+        return ProposalContext(
+            X=jnp.asarray(X), Y=jnp.asarray(Y), mask=jnp.asarray(mask), leaf_mask=jnp.asarray(mask),
+            ref_point=jnp.asarray([1.5, 3.0]), region=region._replace(length=jnp.int32(length)), space=space,
+        )
+
+    select = functools.partial(select_first_in_region, q=q, chunk=chunk)
+    contexts = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[context_of(length) for length in lengths])
+    batched = jax.jit(jax.vmap(select))(pools, contexts)
+    alone = [jax.jit(select)(pool, context_of(length)) for pool, length in zip(pools, lengths)]
+    last_chosen = [int(np.max(np.asarray(sel.index))) for sel in alone]
+    assert last_chosen[0] < chunk and max(last_chosen) >= 3 * chunk  # one chunk ... several
+    assert int(alone[-1].level) < lengths[-1]  # relaxed: every chunk screened
+    # The screening itself (which chunks each seed screened, and every depth) is the same too.
+    from lamoo_jax.samplers.base import _screen_pool
+
+    screen = _screen_pool(q, chunk, 32)
+    features = jnp.concatenate([pools, pools[:, : 8 * chunk - n]], axis=1)  # 8 chunks, the last one padded
+    usable = jnp.broadcast_to(jnp.arange(8 * chunk) < n, features.shape[:2])
+    depth_batched = jax.jit(jax.vmap(screen))(features, usable, contexts.region)
+    for b, length in enumerate(lengths):
+        depth_alone = jax.jit(screen)(features[b], usable[b], context_of(length).region)
+        np.testing.assert_array_equal(np.asarray(depth_batched[b]), np.asarray(depth_alone))
+    for b, sel in enumerate(alone):
+        np.testing.assert_array_equal(np.asarray(batched.index[b]), np.asarray(sel.index))
+        assert int(batched.level[b]) == int(sel.level)

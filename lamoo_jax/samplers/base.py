@@ -15,10 +15,12 @@ relaxation of it (`select_in_region`); `proposal.valid` and `proposal.level` rep
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 
 from kernels._ordering import after
 from lamoo_jax.spaces import Space
@@ -239,7 +241,9 @@ def select_first_in_region(
     Which candidates are screened out depends on pool order only, so the points reaching a level
     are still i.i.d. draws from its region (see `Region.screened_depth`).
 
-    Under `vmap` the loop runs as many chunks as the batch member that needs most.
+    Under `vmap` (many seeds), every seed screens its first chunk together; the seeds that need more
+    are then served a few at a time, each screening its next chunk, until none needs more (see
+    `_screen_pool`): the work follows the chunks each seed needs, not the largest need in the batch.
     """
     n = candidates.shape[0]
     chunk = min(chunk, n)
@@ -249,22 +253,86 @@ def select_first_in_region(
     # A last partial chunk is padded with unusable copies of the first candidate.
     features = jnp.concatenate([features, jnp.broadcast_to(features[:1], (n_chunks * chunk - n,) + features.shape[1:])])
     usable = jnp.concatenate([novelty_mask(candidates, context), jnp.zeros(n_chunks * chunk - n, bool)])
-
-    def enough(depth):
-        return jnp.sum(usable & (depth >= region.length)) >= q
-
-    def not_done(carry):
-        k, depth = carry
-        return (k < n_chunks) & ~enough(depth)
-
-    def screen_chunk(carry):
-        k, depth = carry
-        start = k * chunk
-        tested = jax.lax.dynamic_slice_in_dim(features, start, chunk)
-        return k + 1, jax.lax.dynamic_update_slice_in_dim(depth, region.screened_depth(tested, min_screened), start, 0)
-
-    # Unscreened chunks keep depth 0: they can only serve the last resort, the whole space, which
-    # is chosen only after every chunk has been screened.
-    _, depth = jax.lax.while_loop(not_done, screen_chunk, (jnp.int32(0), jnp.zeros(n_chunks * chunk, jnp.int32)))
+    depth = _screen_pool(q, chunk, min_screened)(features, usable, region)
     # The first q eligible in pool order: a pool-order score.
     return _choose(depth[:n], usable[:n], -jnp.arange(n, dtype=jnp.float32), region, q)
+
+
+# Under vmap, the seeds that need more than their first chunk are served this fraction of the batch
+# at a time (at least one).
+_SERVED_FRACTION = 8
+
+
+@functools.lru_cache(maxsize=None)
+def _screen_pool(q: int, chunk: int, min_screened: int):
+    """The chunked screening of `select_first_in_region` for static (q, chunk, min_screened):
+    `screen(features [n_chunks * chunk, f], usable [n_chunks * chunk], region) -> depth` (int32;
+    chunks never screened keep depth 0).
+
+    One seed: a `while_loop` over chunks in pool order, stopping once q usable candidates satisfy the
+    whole path. Batched over seeds (a `custom_vmap` rule) the result is the same for every seed, but
+    the lockstep loop, which would run every seed through as many chunks as the seed with the
+    smallest region needs, is replaced by work compaction: all seeds screen their first chunk
+    together, then each round gathers up to B / `_SERVED_FRACTION` seeds that still need candidates
+    (their regions and next chunks), screens one chunk for each and scatters the depths back.
+    Measured on VehicleSafety with 64 seeds: 1.1 chunks per seed and iteration on average against a
+    lockstep maximum of up to 8.
+    """
+
+    def enough(depth, usable, region):
+        return jnp.sum(usable & (depth >= region.length)) >= q
+
+    def screen_chunk(features, region, k):
+        tested = jax.lax.dynamic_slice_in_dim(features, k * chunk, chunk)
+        return region.screened_depth(tested, min_screened)
+
+    @custom_vmap
+    def screen(features, usable, region):
+        n_chunks = features.shape[0] // chunk
+
+        def not_done(carry):
+            k, depth = carry
+            return (k < n_chunks) & ~enough(depth, usable, region)
+
+        def next_chunk(carry):
+            k, depth = carry
+            return k + 1, jax.lax.dynamic_update_slice_in_dim(depth, screen_chunk(features, region, k), k * chunk, 0)
+
+        _, depth = jax.lax.while_loop(not_done, next_chunk, (jnp.int32(0), jnp.zeros(features.shape[0], jnp.int32)))
+        return depth
+
+    @screen.def_vmap
+    def screen_batched(axis_size, in_batched, features, usable, region):
+        from lamoo_jax.tree import compact
+
+        features, usable, region = jax.tree_util.tree_map(
+            lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)),
+            (features, usable, region),
+            tuple(in_batched),
+        )
+        width = features.shape[1]
+        n_chunks = width // chunk
+        served = max(1, -(-axis_size // _SERVED_FRACTION))
+        first = jax.vmap(lambda f, r: r.screened_depth(f[:chunk], min_screened))(features, region)
+        depth = jnp.zeros((axis_size, width), jnp.int32).at[:, :chunk].set(first)
+        screened = jnp.ones(axis_size, jnp.int32)
+
+        def needs_more(depth, screened):
+            return (screened < n_chunks) & ~jax.vmap(enough)(depth, usable, region)
+
+        def serve(carry):
+            depth, screened, need = carry
+            seeds, real = compact(need, served)
+            # Padding slots repeat a seed; their writes are dropped (index out of range).
+            target = jnp.where(real, seeds, axis_size)
+            k = screened[seeds]
+            chunk_depth = jax.vmap(screen_chunk)(features[seeds], jax.tree_util.tree_map(lambda a: a[seeds], region), k)
+            rows = jax.vmap(lambda row, new, k: jax.lax.dynamic_update_slice_in_dim(row, new, k * chunk, 0))(depth[seeds], chunk_depth, k)
+            depth = depth.at[target].set(rows, mode="drop")
+            screened = screened.at[target].add(1, mode="drop")
+            return depth, screened, needs_more(depth, screened)
+
+        depth, _, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[2]), serve, (depth, screened, needs_more(depth, screened)))
+        return depth, True
+
+    return screen
