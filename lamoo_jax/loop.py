@@ -131,7 +131,9 @@ def init(key: jax.Array, problem: Problem, spec: RunSpec) -> RunState:
         X=X, Y=Y, mask=jnp.zeros(capacity, bool), leaf_mask=jnp.zeros(capacity, bool),
         ref_point=ref, region=empty_region(), space=space,
     )
-    design, _ = RandomSampler(n_candidates=max(4 * spec.n_init, 256)).propose(design_key, (), context, spec.n_init)
+    # The design is drawn as one pool (its region is the whole space: one chunk always suffices),
+    # which keeps every run's initial design the one earlier versions drew.
+    design, _ = RandomSampler(n_candidates=max(4 * spec.n_init, 256), draw_by_chunk=False).propose(design_key, (), context, spec.n_init)
     Y_init = _evaluate(problem, design.X)
     X = X.at[: spec.n_init].set(design.X)
     Y = Y.at[: spec.n_init].set(Y_init)

@@ -287,16 +287,51 @@ def test_select_first_in_region_batched_over_seeds_equals_each_seed_alone():
     last_chosen = [int(np.max(np.asarray(sel.index))) for sel in alone]
     assert last_chosen[0] < chunk and max(last_chosen) >= 3 * chunk  # one chunk ... several
     assert int(alone[-1].level) < lengths[-1]  # relaxed: every chunk screened
-    # The screening itself (which chunks each seed screened, and every depth) is the same too.
-    from lamoo_jax.samplers.base import _screen_pool
-
-    screen = _screen_pool(q, chunk, 32)
-    features = jnp.concatenate([pools, pools[:, : 8 * chunk - n]], axis=1)  # 8 chunks, the last one padded
-    usable = jnp.broadcast_to(jnp.arange(8 * chunk) < n, features.shape[:2])
-    depth_batched = jax.jit(jax.vmap(screen))(features, usable, contexts.region)
-    for b, length in enumerate(lengths):
-        depth_alone = jax.jit(screen)(features[b], usable[b], context_of(length).region)
-        np.testing.assert_array_equal(np.asarray(depth_batched[b]), np.asarray(depth_alone))
     for b, sel in enumerate(alone):
         np.testing.assert_array_equal(np.asarray(batched.index[b]), np.asarray(sel.index))
         assert int(batched.level[b]) == int(sel.level)
+    # The screening itself (which chunks each seed screened, and every depth) is the same too.
+    from lamoo_jax.samplers.base import _screen_pool
+
+    screen = _screen_pool(q, chunk, 32, 8, None)
+    features = jnp.concatenate([pools, pools[:, : 8 * chunk - n]], axis=1)  # 8 chunks, the last one padded
+    usable = jnp.broadcast_to(jnp.arange(8 * chunk) < n, features.shape[:2])
+    depth_batched, _ = jax.jit(jax.vmap(screen))(features, usable, contexts.region)
+    for b, length in enumerate(lengths):
+        depth_alone, _ = jax.jit(screen)(features[b], usable[b], context_of(length).region)
+        np.testing.assert_array_equal(np.asarray(depth_batched[b]), np.asarray(depth_alone))
+
+
+def test_pool_drawn_chunk_by_chunk_equals_the_same_pool_given():
+    # select_first_drawn_in_region draws chunk k as space.sample(fold_in(key, k), chunk) while it
+    # screens; given that very pool up front, select_first_in_region must choose the same points.
+    # Batched over seeds (regions of different depths, one relaxing), each seed as alone.
+    from lamoo_jax.samplers.base import ProposalContext, select_first_drawn_in_region, select_first_in_region
+    from lamoo_jax.spaces import Box
+
+    X, Y, mask, region = _deepest_region()
+    space = Box.create([0.0] * 3, [1.0] * 3)
+    n, chunk, q = 1000, 128, 40
+    lengths = [0, 2, int(region.length), int(region.length)]
+    keys = jax.random.split(jax.random.key(5), len(lengths))
+
+    def context_of(length):
+        return ProposalContext(
+            X=jnp.asarray(X), Y=jnp.asarray(Y), mask=jnp.asarray(mask), leaf_mask=jnp.asarray(mask),
+            ref_point=jnp.asarray([1.5, 3.0]), region=region._replace(length=jnp.int32(length)), space=space,
+        )
+
+    drawn = functools.partial(select_first_drawn_in_region, q=q, n_candidates=n, chunk=chunk)
+    contexts = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[context_of(length) for length in lengths])
+    batched, batched_pool = jax.jit(jax.vmap(drawn))(keys, contexts)
+    for b, length in enumerate(lengths):
+        selection, pool = jax.jit(drawn)(keys[b], context_of(length))
+        full_pool = jnp.concatenate([space.sample(jax.random.fold_in(keys[b], k), chunk) for k in range(8)])[:n]
+        given = jax.jit(functools.partial(select_first_in_region, q=q, chunk=chunk))(full_pool, context_of(length))
+        np.testing.assert_array_equal(np.asarray(selection.index), np.asarray(given.index))
+        assert int(selection.level) == int(given.level)
+        np.testing.assert_array_equal(np.asarray(pool[selection.index]), np.asarray(full_pool[given.index]))
+        np.testing.assert_array_equal(np.asarray(batched.index[b]), np.asarray(selection.index))
+        np.testing.assert_array_equal(np.asarray(batched_pool[b][selection.index]), np.asarray(pool[selection.index]))
+    # only the chunks that were screened were drawn: the root's region needs one
+    assert not np.any(np.asarray(jax.jit(drawn)(keys[0], context_of(0))[1][chunk:]))

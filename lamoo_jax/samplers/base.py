@@ -253,9 +253,31 @@ def select_first_in_region(
     # A last partial chunk is padded with unusable copies of the first candidate.
     features = jnp.concatenate([features, jnp.broadcast_to(features[:1], (n_chunks * chunk - n,) + features.shape[1:])])
     usable = jnp.concatenate([novelty_mask(candidates, context), jnp.zeros(n_chunks * chunk - n, bool)])
-    depth = _screen_pool(q, chunk, min_screened)(features, usable, region)
+    depth, _ = _screen_pool(q, chunk, min_screened, n_chunks, None)(features, usable, region)
     # The first q eligible in pool order: a pool-order score.
     return _choose(depth[:n], usable[:n], -jnp.arange(n, dtype=jnp.float32), region, q)
+
+
+def select_first_drawn_in_region(
+    key: jax.Array, context: ProposalContext, q: int, n_candidates: int, *, chunk: int = 128, min_screened: int = 32
+) -> tuple[Selection, jax.Array]:
+    """`select_first_in_region` over a pool of `n_candidates` uniform points of a continuous space
+    that is drawn chunk by chunk as it is screened (chunk k: `space.sample(fold_in(key, k), chunk)`),
+    so chunks that are never screened are never drawn either.
+
+    Returns the selection and the drawn pool (`[n_chunks * chunk, d]`; rows of chunks never screened
+    are zeros): the chosen points are `pool[selection.index]`.
+    """
+    if context.space.is_finite:
+        raise ValueError("select_first_drawn_in_region draws continuous points; a finite space needs novelty checks over the whole pool (use select_first_in_region)")
+    chunk = min(chunk, n_candidates)
+    n_chunks = -(-n_candidates // chunk)
+    region = context.region
+    # Candidates beyond n_candidates (the last chunk's tail) are drawn but never usable.
+    usable = jnp.arange(n_chunks * chunk) < n_candidates
+    depth, pool = _screen_pool(q, chunk, min_screened, n_chunks, context.space.dim)((key, context.space), usable, region)
+    n = n_candidates
+    return _choose(depth[:n], usable[:n], -jnp.arange(n, dtype=jnp.float32), region, q), pool
 
 
 # Under vmap, the seeds that need more than their first chunk are served this fraction of the batch
@@ -264,75 +286,90 @@ _SERVED_FRACTION = 8
 
 
 @functools.lru_cache(maxsize=None)
-def _screen_pool(q: int, chunk: int, min_screened: int):
-    """The chunked screening of `select_first_in_region` for static (q, chunk, min_screened):
-    `screen(features [n_chunks * chunk, f], usable [n_chunks * chunk], region) -> depth` (int32;
-    chunks never screened keep depth 0).
+def _screen_pool(q: int, chunk: int, min_screened: int, n_chunks: int, draw_dim: int | None):
+    """The chunked screening of `select_first_in_region` for static (q, chunk, min_screened,
+    n_chunks): `screen(pool, usable [W], region) -> (depth int32[W], drawn [W, draw_dim or 0])`,
+    W = n_chunks * chunk, chunks never screened keep depth -1.
+
+    `pool` is the candidates' features `[W, f]` (`draw_dim` None), or `(key, space)` to draw the
+    candidates chunk by chunk while screening (`draw_dim` = the space's dimension; chunk k is
+    `space.sample(fold_in(key, k), chunk)`, recorded in `drawn`).
 
     One seed: a `while_loop` over chunks in pool order, stopping once q usable candidates satisfy the
     whole path. Batched over seeds (a `custom_vmap` rule) the result is the same for every seed, but
     the lockstep loop, which would run every seed through as many chunks as the seed with the
     smallest region needs, is replaced by work compaction: all seeds screen their first chunk
     together, then each round gathers up to B / `_SERVED_FRACTION` seeds that still need candidates
-    (their regions and next chunks), screens one chunk for each and scatters the depths back.
+    (their regions and next chunks), screens one chunk for each and scatters the results back.
     Measured on VehicleSafety with 64 seeds: 1.1 chunks per seed and iteration on average against a
     lockstep maximum of up to 8.
     """
+    width = n_chunks * chunk
 
     def enough(depth, usable, region):
         return jnp.sum(usable & (depth >= region.length)) >= q
 
-    def screen_chunk(features, region, k):
-        tested = jax.lax.dynamic_slice_in_dim(features, k * chunk, chunk)
-        return region.screened_depth(tested, min_screened)
+    def chunk_of(pool, k):
+        """(features [chunk, f], drawn points [chunk, draw_dim or 0]) of chunk k."""
+        if draw_dim is None:
+            return jax.lax.dynamic_slice_in_dim(pool, k * chunk, chunk), jnp.zeros((chunk, 0), jnp.float32)
+        key, space = pool
+        points = space.sample(jax.random.fold_in(key, k), chunk)
+        return space.features(points), points.astype(jnp.float32)
+
+    def screen_next(pool, region, k, depth, drawn):
+        features, points = chunk_of(pool, k)
+        depth = jax.lax.dynamic_update_slice_in_dim(depth, region.screened_depth(features, min_screened), k * chunk, 0)
+        return depth, jax.lax.dynamic_update_slice_in_dim(drawn, points, k * chunk, 0)
+
+    def empty():
+        # Depth -1 marks candidates not screened (for a drawn pool: not drawn): never eligible,
+        # not even for the whole space, which relaxation picks only once every chunk is screened.
+        return jnp.full(width, -1, jnp.int32), jnp.zeros((width, draw_dim or 0), jnp.float32)
 
     @custom_vmap
-    def screen(features, usable, region):
-        n_chunks = features.shape[0] // chunk
-
+    def screen(pool, usable, region):
         def not_done(carry):
-            k, depth = carry
+            k, depth, _ = carry
             return (k < n_chunks) & ~enough(depth, usable, region)
 
         def next_chunk(carry):
-            k, depth = carry
-            return k + 1, jax.lax.dynamic_update_slice_in_dim(depth, screen_chunk(features, region, k), k * chunk, 0)
+            k, depth, drawn = carry
+            return (k + 1, *screen_next(pool, region, k, depth, drawn))
 
-        _, depth = jax.lax.while_loop(not_done, next_chunk, (jnp.int32(0), jnp.zeros(features.shape[0], jnp.int32)))
-        return depth
+        _, depth, drawn = jax.lax.while_loop(not_done, next_chunk, (jnp.int32(0), *empty()))
+        return depth, drawn
 
     @screen.def_vmap
-    def screen_batched(axis_size, in_batched, features, usable, region):
+    def screen_batched(axis_size, in_batched, pool, usable, region):
         from lamoo_jax.tree import compact
 
-        features, usable, region = jax.tree_util.tree_map(
+        pool, usable, region = jax.tree_util.tree_map(
             lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)),
-            (features, usable, region),
+            (pool, usable, region),
             tuple(in_batched),
         )
-        width = features.shape[1]
-        n_chunks = width // chunk
         served = max(1, -(-axis_size // _SERVED_FRACTION))
-        first = jax.vmap(lambda f, r: r.screened_depth(f[:chunk], min_screened))(features, region)
-        depth = jnp.zeros((axis_size, width), jnp.int32).at[:, :chunk].set(first)
+        depth, drawn = jax.vmap(lambda p, r: screen_next(p, r, 0, *empty()))(pool, region)
         screened = jnp.ones(axis_size, jnp.int32)
 
         def needs_more(depth, screened):
             return (screened < n_chunks) & ~jax.vmap(enough)(depth, usable, region)
 
         def serve(carry):
-            depth, screened, need = carry
+            depth, drawn, screened, need = carry
             seeds, real = compact(need, served)
             # Padding slots repeat a seed; their writes are dropped (index out of range).
             target = jnp.where(real, seeds, axis_size)
-            k = screened[seeds]
-            chunk_depth = jax.vmap(screen_chunk)(features[seeds], jax.tree_util.tree_map(lambda a: a[seeds], region), k)
-            rows = jax.vmap(lambda row, new, k: jax.lax.dynamic_update_slice_in_dim(row, new, k * chunk, 0))(depth[seeds], chunk_depth, k)
-            depth = depth.at[target].set(rows, mode="drop")
+            take = functools.partial(jax.tree_util.tree_map, lambda a: a[seeds])
+            new_depth, new_drawn = jax.vmap(screen_next)(take(pool), take(region), screened[seeds], depth[seeds], drawn[seeds])
+            depth = depth.at[target].set(new_depth, mode="drop")
+            drawn = drawn.at[target].set(new_drawn, mode="drop")
             screened = screened.at[target].add(1, mode="drop")
-            return depth, screened, needs_more(depth, screened)
+            return depth, drawn, screened, needs_more(depth, screened)
 
-        depth, _, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[2]), serve, (depth, screened, needs_more(depth, screened)))
-        return depth, True
+        carry = (depth, drawn, screened, needs_more(depth, screened))
+        depth, drawn, _, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[3]), serve, carry)
+        return (depth, drawn), (True, True)
 
     return screen
