@@ -271,7 +271,7 @@ def section_hv_batched(quick: bool) -> dict:
         rows=rows,
         notes=[
             "one_sort_ms: a jit(vmap(lax.sort)) of [256, N] int32 keys alone, the floor of a sort-based kernel "
-            "(M = 2 sorts once per front, M = 3 three times, plus searchsorted and the sweep)",
+            "(M = 3 sorts three times, plus searchsorted and the sweep; M = 2 sorts once for N > 256, not at all below)",
             "the looped reference costs ~8-15 us of Python per front plus moocore's C time; XLA's CPU sort alone "
             "takes ~2 us per front of 100, so >= 5x is reachable only for small fronts (see N = 30)",
         ],

@@ -56,7 +56,7 @@ def quality(problem_names, n_seeds: int, budget: int = 100) -> list[dict]:
     return rows
 
 
-def throughput(problem_name: str, n_seeds: int, n_reference_seeds: int, n_candidates: int, budget: int = 100, steady_repeats: int = 3) -> dict:
+def throughput(problem_name: str, n_seeds: int, n_reference_seeds: int, n_candidates: int, budget: int = 100, steady_repeats: int = 8) -> dict:
     problem = get_problem(problem_name)
     kernel = PAPER_KERNEL.get(problem_name, "rbf")
     config = LaMOOConfig(svm_kernel=kernel, n_candidates=n_candidates)
@@ -69,26 +69,27 @@ def throughput(problem_name: str, n_seeds: int, n_reference_seeds: int, n_candid
 
     lower, upper = np.asarray(problem.space.lower), np.asarray(problem.space.upper)
     objective(lower)  # compile the problem once; its cost is not part of the reference's loop
-    # Two sequential references, alternated seed by seed so that machine drift hits both alike:
-    # the reference's rule (every candidate through every classifier of the path) and the same
+    first = optimize(problem, budget=budget, seeds=n_seeds, config=config)
+    # Two sequential references and the compiled batch (later calls reuse the compiled program:
+    # steady state), interleaved seed by seed so that drift of this shared machine hits all three
+    # alike: the reference's rule (every candidate through every classifier of the path), the same
     # shortcut as the compiled random sampler (chunks of `SCREEN_CHUNK`, each classifier only on
-    # the candidates that passed the ones before, stop once q lie in the leaf).
+    # the candidates that passed the ones before, stop once q lie in the leaf), and one batch of
+    # `n_seeds` compiled runs (the median over batches is reported; one batch varies by 10-20%).
     seconds = {"plain": 0.0, "chunked": 0.0}
-    for seed in range(n_reference_seeds):
-        for variant, chunk in (("plain", None), ("chunked", SCREEN_CHUNK)):
-            start = time.perf_counter()
-            run_one(objective, lower, upper, ref, seed=seed, budget=budget, n_candidates=n_candidates, kernel=kernel, screen_chunk=chunk)
-            seconds[variant] += time.perf_counter() - start
+    batch_seconds = []
+    for seed in range(max(n_reference_seeds, steady_repeats)):
+        if seed < n_reference_seeds:
+            for variant, chunk in (("plain", None), ("chunked", SCREEN_CHUNK)):
+                start = time.perf_counter()
+                run_one(objective, lower, upper, ref, seed=seed, budget=budget, n_candidates=n_candidates, kernel=kernel, screen_chunk=chunk)
+                seconds[variant] += time.perf_counter() - start
+        if seed < steady_repeats:
+            seeds = np.arange(n_seeds) + 1000 * (seed + 1)
+            batch_seconds.append(optimize(problem, budget=budget, seeds=seeds, config=config).run_seconds)
     reference_s = seconds["plain"] / n_reference_seeds
     reference_chunked_s = seconds["chunked"] / n_reference_seeds
 
-    first = optimize(problem, budget=budget, seeds=n_seeds, config=config)
-    # Later calls reuse the compiled program (same static arguments): steady state. The median
-    # of a few batches, since one batch on a shared 2-core machine varies by 10-20%.
-    batch_seconds = [
-        optimize(problem, budget=budget, seeds=np.arange(n_seeds) + 1000 * (r + 1), config=config).run_seconds
-        for r in range(steady_repeats)
-    ]
     steady_s = float(np.median(batch_seconds))
     compiled_runs_per_s = n_seeds / steady_s
     reference_runs_per_s = 1.0 / reference_s
