@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from kernels._batching import first_true
 from kernels._checks import (
     check_finite_rows,
     check_mask,
@@ -227,11 +228,8 @@ def _hv3_batched(gains, active, max_members=None):
         return _hv3_sweep(positions, heights, depths, widths_a)
 
     def members_in_order(member, bound):
-        in_order = member[order_c]
-        slot = jnp.where(in_order, jnp.cumsum(in_order) - 1, bound)
-        index = jnp.zeros(bound, jnp.int32).at[slot].set(order_c, mode="drop")
-        real = jnp.arange(bound) < jnp.sum(in_order)
-        return index, real
+        position, real = first_true(member[order_c], bound)
+        return order_c[position], real
 
     volumes = jnp.zeros(active.shape[0], gains.dtype)
     for bound in sorted(set(max_members)):

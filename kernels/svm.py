@@ -60,6 +60,7 @@ import numpy as np
 from flax import struct
 from jax.custom_batching import custom_vmap
 
+from kernels._batching import broadcast_unbatched, first_true
 from kernels._ordering import after
 
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "poly_features", "n_poly_features", "KERNELS"]
@@ -316,7 +317,7 @@ def _smo_solver(max_iter: int):
         state = jax.lax.while_loop(lambda state: jnp.sum(running(state)) > served, all_together, state)
 
         def serve(state):
-            problems, real = _first_true(running(state), served)
+            problems, real = first_true(running(state), served)
             target = jnp.where(real, problems, batch)  # padding slots: writes dropped
             take = functools.partial(jax.tree_util.tree_map, lambda a: a[problems])
             new = block(K[problems], ys[problems], mask[problems], C[problems], tol[problems], take(state))
@@ -324,32 +325,19 @@ def _smo_solver(max_iter: int):
 
         return jax.lax.while_loop(lambda state: jnp.any(running(state)), serve, state)
 
-    def flatten(axis_size, in_batched, *args):
-        args = [a if batched else jnp.broadcast_to(a, (axis_size,) + a.shape) for a, batched in zip(args, in_batched)]
-        return args
-
     @solve.def_vmap
     def solve_vmap(axis_size, in_batched, *args):
-        return solve_batch(*flatten(axis_size, in_batched, *args)), (True, True, True, True)
+        return solve_batch(*broadcast_unbatched(axis_size, in_batched, args)), (True, True, True, True)
 
     @solve_batch.def_vmap
     def solve_batch_vmap(axis_size, in_batched, *args):
         # Another vmap around a batch: one larger batch [axis_size * B], scheduled together.
-        args = flatten(axis_size, in_batched, *args)
+        args = broadcast_unbatched(axis_size, in_batched, args)
         inner = args[0].shape[1]
         out = solve_batch(*[a.reshape((axis_size * inner,) + a.shape[2:]) for a in args])
         return jax.tree_util.tree_map(lambda a: a.reshape((axis_size, inner) + a.shape[1:]), out), (True, True, True, True)
 
     return solve
-
-
-def _first_true(flags, count: int):
-    """(indices int32[count], real bool[count]): the first `count` True entries of `flags` in order;
-    missing ones are padded with index 0 and real = False."""
-    position = jnp.cumsum(flags) - 1
-    target = jnp.where(flags, position, count)
-    index = jnp.zeros(count, jnp.int32).at[target].set(jnp.arange(flags.shape[0], dtype=jnp.int32), mode="drop")
-    return index, jnp.arange(count) < jnp.sum(flags)
 
 
 def _dense_system(K, ys, valid):

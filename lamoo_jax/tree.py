@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from kernels import svm
+from kernels._batching import first_true
 from kernels.dominance import dominance_count
 from lamoo_jax.config import LaMOOConfig
 
@@ -71,14 +72,9 @@ def level_ids(depth: int) -> jax.Array:
 def compact(member: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:
     """Indices (int32[capacity]) and validity (bool[capacity]) of the True entries of `member`.
 
-    The members come first, in their original order; the rest of the buffer is padding. A
-    cumulative-sum scatter rather than a sort: XLA's CPU sort is slow for many small arrays.
+    The members come first, in their original order; the rest of the buffer is padding (index 0).
     """
-    position = jnp.cumsum(member) - 1
-    target = jnp.where(member, position, capacity)
-    idx = jnp.zeros(capacity, jnp.int32).at[target].set(jnp.arange(member.shape[0], dtype=jnp.int32), mode="drop")
-    valid = jnp.arange(capacity) < jnp.sum(member)
-    return idx, valid
+    return first_true(member, capacity)
 
 
 def gather_node(node_of_sample: jax.Array, node_id: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array]:

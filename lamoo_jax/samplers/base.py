@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from kernels._batching import broadcast_unbatched, first_true
 from kernels._ordering import after
 from lamoo_jax.spaces import Space
 
@@ -342,13 +343,7 @@ def _screen_pool(q: int, chunk: int, min_screened: int, n_chunks: int, draw_dim:
 
     @screen.def_vmap
     def screen_batched(axis_size, in_batched, pool, usable, region):
-        from lamoo_jax.tree import compact
-
-        pool, usable, region = jax.tree_util.tree_map(
-            lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)),
-            (pool, usable, region),
-            tuple(in_batched),
-        )
+        pool, usable, region = broadcast_unbatched(axis_size, in_batched, (pool, usable, region))
         served = max(1, -(-axis_size // _SERVED_FRACTION))
         depth, drawn = jax.vmap(lambda p, r: screen_next(p, r, 0, *empty()))(pool, region)
         screened = jnp.ones(axis_size, jnp.int32)
@@ -358,7 +353,7 @@ def _screen_pool(q: int, chunk: int, min_screened: int, n_chunks: int, draw_dim:
 
         def serve(carry):
             depth, drawn, screened, need = carry
-            seeds, real = compact(need, served)
+            seeds, real = first_true(need, served)
             # Padding slots repeat a seed; their writes are dropped (index out of range).
             target = jnp.where(real, seeds, axis_size)
             take = functools.partial(jax.tree_util.tree_map, lambda a: a[seeds])
