@@ -178,6 +178,25 @@ def _nondominated_2d(Y, valid):
     return valid & ~dominated
 
 
+def _nondominated_2d_pairwise(Y, valid):
+    """bool[N] nondominated valid rows for M = 2 without sorting: N vector steps, each marking the
+    rows that one row dominates. O(N^2) work, faster on CPU than the sort for small N (measured
+    under vmap over 256 sets: 1.6x at N = 100, even at N = 200, slower beyond)."""
+    Y = jnp.where(valid[:, None], Y, jnp.inf)  # invalid rows (maybe NaN) can dominate nobody
+    y0, y1 = Y[:, 0], Y[:, 1]
+
+    def absorb(dominated, row):
+        a, b = row
+        return dominated | ((a <= y0) & (b <= y1) & ((a < y0) | (b < y1))), None
+
+    dominated, _ = lax.scan(absorb, jnp.zeros(y0.shape, bool), (y0, y1))
+    return valid & ~dominated
+
+
+# Largest N for which the 2-D nondominated mask skips sorting.
+_ND2_PAIRWISE_MAX_N = 192
+
+
 def _use_2d_sweep(Y):
     # Integer, bool and 16-bit inputs keep the exact pairwise comparison (no float keys for them).
     return Y.shape[1] == 2 and Y.shape[0] > 0 and Y.dtype in (jnp.float32, jnp.float64)
@@ -186,7 +205,8 @@ def _use_2d_sweep(Y):
 @jax.jit
 def _nondominated_mask(Y, mask):
     if _use_2d_sweep(Y):
-        return _nondominated_2d(Y, _valid_rows(Y, mask))
+        sweep = _nondominated_2d_pairwise if Y.shape[0] <= _ND2_PAIRWISE_MAX_N else _nondominated_2d
+        return sweep(Y, _valid_rows(Y, mask))
     return _valid_rows(Y, mask) & (_dominance_count(Y, mask) == 0)
 
 
@@ -222,8 +242,9 @@ def dominance_count(Y, mask=None) -> jax.Array:
 def nondominated_mask(Y, mask=None) -> jax.Array:
     """bool[N]: True for valid rows that no valid row dominates (False for masked rows).
 
-    M = 2 (float32/float64): O(N log N) time, O(N) memory (sort + prefix minimum); otherwise O(N^2 M)
-    time through the dense `[N, N]` comparison.
+    M = 2 (float32/float64): O(N log N) time, O(N) memory (sort + prefix minimum), or for N <= 192
+    N vector steps without sorting (faster there); otherwise O(N^2 M) time through the dense
+    `[N, N]` comparison.
     """
     Y, mask = _validate(Y, mask)
     return _nondominated_mask(Y, mask)

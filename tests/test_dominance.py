@@ -154,11 +154,12 @@ def brute_force_nondominated(Y, mask):
     return mask & ~dominated
 
 
+@pytest.mark.parametrize("n", [150, 300])  # both sides of _ND2_PAIRWISE_MAX_N
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_two_objective_sweep_matches_brute_force_and_moocore(dtype):
-    """M = 2 uses a sort-based sweep: negative values, signed zeros, ties, huge magnitudes, NaN garbage."""
+def test_two_objective_sweep_matches_brute_force_and_moocore(dtype, n):
+    """M = 2 uses a sort-based sweep (or N vector steps for small N): negative values, signed zeros,
+    ties, huge magnitudes, NaN garbage."""
     rng = np.random.default_rng(7)
-    n = 300
     Y = rng.normal(size=(n, 2)) * rng.choice([1e-3, 1.0, 1e30], size=(n, 1))
     Y[:40] = np.round(Y[:40])  # ties in each objective and duplicates
     Y[40:50] = Y[50:60]
