@@ -2,8 +2,8 @@
 
 The batching rules (SMO in `kernels.svm`, the random sampler's chunked screening in
 `lamoo_jax.samplers.base`) replace a lockstep loop over a batch by work compaction: each round
-gathers the first few batch members that still have work (`first_true`), advances them, and
-scatters them back.
+(`advance_first`) gathers the first few batch members that still have work (`first_true`),
+advances them, and scatters them back.
 """
 
 from __future__ import annotations
@@ -29,3 +29,18 @@ def broadcast_unbatched(axis_size: int, in_batched, args) -> tuple:
     return jax.tree_util.tree_map(
         lambda x, batched: x if batched else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)), tuple(args), tuple(in_batched)
     )
+
+
+def advance_first(flags: jax.Array, count: int, advance, inputs, state):
+    """One round of work compaction over a batch (leading axis B of `inputs` and `state`).
+
+    The first `count` members whose `flags` (bool[B]) are set are gathered and advanced together,
+    `advance(inputs[sel], state[sel]) -> new state[sel]` (pytrees, batched over their leading axis),
+    and their new state is written back; every other member keeps its state. Padding slots (fewer
+    than `count` flags set) are computed on a repeated member but never written.
+    """
+    index, real = first_true(flags, count)
+    target = jnp.where(real, index, flags.shape[0])
+    take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)  # noqa: E731
+    new = advance(take(inputs), take(state))
+    return jax.tree_util.tree_map(lambda a, n: a.at[target].set(n, mode="drop"), state, new)

@@ -233,16 +233,16 @@ def _hv3_batched(gains, active, max_members=None):
 
     volumes = jnp.zeros(active.shape[0], gains.dtype)
     for bound in sorted(set(max_members)):
-        group = [k for k, subset_bound in enumerate(max_members) if subset_bound == bound]
+        group = jnp.array([k for k, subset_bound in enumerate(max_members) if subset_bound == bound])
         bound = max(1, min(bound, n))
-        index, real = jax.vmap(lambda member: members_in_order(member, bound))(active[jnp.array(group)])
+        index, real = jax.vmap(lambda member: members_in_order(member, bound))(active[group])
         # Padding slots have c = 0: the last member's slice reaches down to the reference point and
         # the padding adds nothing.
         c_members = jnp.where(real, c[index], 0)
         depths = c_members - jnp.concatenate([c_members[:, 1:], jnp.zeros_like(c_members[:, :1])], axis=1)
         heights = jnp.where(real, b[index], 0)
         group_volumes = _hv3_sweep(position_in_a[index].T, heights.T, depths.T, widths_a)
-        volumes = volumes.at[jnp.array(group)].set(group_volumes)
+        volumes = volumes.at[group].set(group_volumes)
     return volumes
 
 
@@ -328,8 +328,8 @@ def hypervolume(Y, ref, mask=None) -> jax.Array:
       ref: `[M]` reference point; only points strictly better than it in every objective count.
       mask: optional bool `(N,)`; False rows are ignored.
 
-    Cost: M <= 2: O(N log N) (O(N^2) vector work without sorting for N <= 256); M = 3: O(N^2) time, O(N) memory; M = 4: O(N^3) time (N up to a few
-    hundred). Raises ValueError for M > 4 (use `hypervolume_mc`), bad shapes, a non-finite
+    Cost: M <= 2: O(N log N) (O(N^2) vector work without sorting for N <= 256); M = 3: O(N^2)
+    time, O(N) memory; M = 4: O(N^3) time (N up to a few hundred). Raises ValueError for M > 4 (use `hypervolume_mc`), bad shapes, a non-finite
     reference point, or NaN/inf in valid rows of concrete inputs.
     """
     Y, ref, mask = _validate(Y, ref, mask)

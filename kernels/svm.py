@@ -60,7 +60,7 @@ import numpy as np
 from flax import struct
 from jax.custom_batching import custom_vmap
 
-from kernels._batching import broadcast_unbatched, first_true
+from kernels._batching import advance_first, broadcast_unbatched
 from kernels._ordering import after
 
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "poly_features", "n_poly_features", "KERNELS"]
@@ -317,11 +317,7 @@ def _smo_solver(max_iter: int):
         state = jax.lax.while_loop(lambda state: jnp.sum(running(state)) > served, all_together, state)
 
         def serve(state):
-            problems, real = first_true(running(state), served)
-            target = jnp.where(real, problems, batch)  # padding slots: writes dropped
-            take = functools.partial(jax.tree_util.tree_map, lambda a: a[problems])
-            new = block(K[problems], ys[problems], mask[problems], C[problems], tol[problems], take(state))
-            return jax.tree_util.tree_map(lambda a, n: a.at[target].set(n, mode="drop"), state, new)
+            return advance_first(running(state), served, lambda inputs, state: block(*inputs, state), (K, ys, mask, C, tol), state)
 
         return jax.lax.while_loop(lambda state: jnp.any(running(state)), serve, state)
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-from kernels._batching import broadcast_unbatched, first_true
+from kernels._batching import advance_first, broadcast_unbatched
 from kernels._ordering import after
 from lamoo_jax.spaces import Space
 
@@ -348,23 +348,22 @@ def _screen_pool(q: int, chunk: int, min_screened: int, n_chunks: int, draw_dim:
         depth, drawn = jax.vmap(lambda p, r: screen_next(p, r, 0, *empty()))(pool, region)
         screened = jnp.ones(axis_size, jnp.int32)
 
-        def needs_more(depth, screened):
+        def needs_more(state):
+            depth, _, screened = state
             return (screened < n_chunks) & ~jax.vmap(enough)(depth, usable, region)
 
-        def serve(carry):
-            depth, drawn, screened, need = carry
-            seeds, real = first_true(need, served)
-            # Padding slots repeat a seed; their writes are dropped (index out of range).
-            target = jnp.where(real, seeds, axis_size)
-            take = functools.partial(jax.tree_util.tree_map, lambda a: a[seeds])
-            new_depth, new_drawn = jax.vmap(screen_next)(take(pool), take(region), screened[seeds], depth[seeds], drawn[seeds])
-            depth = depth.at[target].set(new_depth, mode="drop")
-            drawn = drawn.at[target].set(new_drawn, mode="drop")
-            screened = screened.at[target].add(1, mode="drop")
-            return depth, drawn, screened, needs_more(depth, screened)
+        def screen_next_chunk(inputs, state):
+            pool, region = inputs
+            depth, drawn, screened = state
+            return (*jax.vmap(screen_next)(pool, region, screened, depth, drawn), screened + 1)
 
-        carry = (depth, drawn, screened, needs_more(depth, screened))
-        depth, drawn, _, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[3]), serve, carry)
+        def serve(carry):
+            state, need = carry
+            state = advance_first(need, served, screen_next_chunk, (pool, region), state)
+            return state, needs_more(state)
+
+        state = (depth, drawn, screened)
+        (depth, drawn, _), _ = jax.lax.while_loop(lambda carry: jnp.any(carry[1]), serve, (state, needs_more(state)))
         return (depth, drawn), (True, True)
 
     return screen
