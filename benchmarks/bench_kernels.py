@@ -230,6 +230,13 @@ def section_hv_single(quick: bool) -> dict:
     )
 
 
+@jax.jit
+@jax.vmap
+def _one_pass(values):
+    """N steps of one fused max-multiply over the values (the cost floor of a sort-free kernel)."""
+    return jax.lax.scan(lambda carry, v: (jnp.maximum(carry, v * values), None), values, values)[0]
+
+
 def section_hv_batched(quick: bool) -> dict:
     rng = np.random.default_rng(2)
     batch = 256
@@ -255,25 +262,33 @@ def section_hv_batched(quick: bool) -> dict:
             theirs = np.array(moocore_loop())
             err = float(np.max(np.abs(ours - theirs) / theirs))
         speedup = ratio(loop_s, steady_s)
-        # Lower bound for any sort-based exact kernel: one vmapped integer sort per front (the fastest
-        # sort XLA's CPU backend has); M = 2 needs one, M = 3 three (two objectives + a permutation).
+        # Floors of the two kinds of kernel. Sort-based (N > 256): one vmapped integer sort per front,
+        # the fastest sort XLA's CPU backend has. Sort-free (N <= 256): one N-step pass of a single
+        # fused elementwise op over the [256, N] batch; M = 2 takes one such pass, M = 3 two (the ranks
+        # of two objectives, then the sweep, which carries two arrays).
         keys = jnp.asarray(rng.integers(0, 2**30, (batch, n), dtype=np.int32))
         _, sort_s = time_jax(jax.jit(jax.vmap(jax.lax.sort)), keys, repeats=5, min_time_s=0.2)
+        values = jnp.asarray(rng.random((batch, n)), jnp.float32)
+        _, pass_s = time_jax(_one_pass, values, repeats=5, min_time_s=0.2)
         rows.append(
             dict(M=m, N=n, fronts=batch, compile_s=compile_s, jax_vmap_ms=steady_s * 1e3,
                  moocore_loop_ms=None if loop_s is None else loop_s * 1e3, speedup=speedup,
-                 one_sort_ms=sort_s * 1e3, max_rel_diff=err, target=">= 5x", status=_status(speedup, 5.0, True))
+                 one_sort_ms=sort_s * 1e3, one_pass_ms=pass_s * 1e3, max_rel_diff=err, target=">= 5x",
+                 status=_status(speedup, 5.0, True))
         )
     return dict(
         title="Exact hypervolume, 256 fronts: jit(vmap(hypervolume)) vs a Python loop over moocore",
         columns=["M", "N", "fronts", "compile_s", "jax_vmap_ms", "moocore_loop_ms", "speedup", "one_sort_ms",
-                 "max_rel_diff", "target", "status"],
+                 "one_pass_ms", "max_rel_diff", "target", "status"],
         rows=rows,
         notes=[
             "one_sort_ms: a jit(vmap(lax.sort)) of [256, N] int32 keys alone, the floor of a sort-based kernel "
-            "(M = 3 sorts three times, plus searchsorted and the sweep; M = 2 sorts once for N > 256, not at all below)",
-            "the looped reference costs ~8-15 us of Python per front plus moocore's C time; XLA's CPU sort alone "
-            "takes ~2 us per front of 100, so >= 5x is reachable only for small fronts (see N = 30)",
+            "(N > 256: M = 2 sorts once, M = 3 three times plus searchsorted and the sweep)",
+            "one_pass_ms: N vector steps of one fused elementwise op over the [256, N] batch, the floor of a "
+            "sort-free kernel (N <= 256: M = 2 takes one such pass, M = 3 two: ranks of two objectives, then a "
+            "sweep carrying two arrays)",
+            "the looped reference costs ~8-15 us of Python per front plus moocore's O(N log N) C time; at N = 1000 "
+            "the C time dominates, and an O(N^2) vector kernel on this 2-core CPU cannot beat it 5x",
         ],
     )
 

@@ -13,15 +13,17 @@ Conventions
 All functions are pure and jit/vmap-able; the Python wrappers validate shapes always and values
 (NaN/inf in valid rows) only on concrete inputs.
 
-`nondominated_mask` and `nondominated_mask_blocked` with M = 2 use an O(N log N) sweep instead (sort
-by the first objective, prefix minimum of the second), with O(N) memory.
+`dominance_count` and `nondominated_mask` visit the rows one by one for N <= 1024: N steps, each
+comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), faster on CPU than
+comparison planes, above all under vmap. `nondominated_mask` and `nondominated_mask_blocked` with
+M = 2 and N > 192 use an O(N log N) sweep instead (sort by the first objective, prefix minimum of the
+second), with O(N) memory.
 
-`dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). The counts are computed by
-`dominance_count_blocked` / `nondominated_mask_blocked`, which process the candidates in blocks of
-`block_size` rows with `lax.map` and keep only an `[N, block_size]` intermediate alive, i.e. memory
+`dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
+`nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
+of `block_size` rows with `lax.map` and keep only an `[N, block_size]` intermediate alive, i.e. memory
 O(N * block_size) for M <= 32 (the objective loop is unrolled, so no `[N, block, M]` tensor is formed;
-for larger M the broadcast form uses O(N * block_size * M)). `dominance_count` and the M > 2 path of
-`nondominated_mask` do the same with a block size chosen from N (one `[N, N]` pass for N <= 16).
+for larger M the broadcast form uses O(N * block_size * M)).
 """
 
 from __future__ import annotations
@@ -128,23 +130,43 @@ def _dominance_matrix(Y, mask):
     return _dominates(Y, Y) & valid[:, None] & valid[None, :]
 
 
-# The "dense" functions count dominators in blocks of candidates anyway: same result, and measured
-# on this CPU 1.3-5x faster than one fused [N, N] pass for N >= 64 (single calls and under vmap,
-# where the [batch, N, N] pass falls out of cache), and no slower at N = 16-64.
-_DENSE_MAX_N = 16
+# Up to this N, `dominance_count` (and `nondominated_mask` for M > 2) visits the rows one by one:
+# N steps, each comparing one row with all N as [N] vectors, O(N) memory. Measured on this CPU under
+# vmap over 256 sets of 100: 0.86 ms instead of 1.3-1.7 ms for candidate blocks at M = 3, on par at
+# M = 10, and as fast or faster for single calls up to N = 1000. Beyond, candidate blocks.
+_SCAN_MAX_N = 1024
 
 
 def _auto_block_size(n: int) -> int:
     return 16 if n <= 512 else 64
 
 
+def _dominance_count_scan(Y, valid):
+    """int32[N] dominators per row (0 for invalid rows) in N steps of O(N M) vector work."""
+    n, m = Y.shape
+    columns = tuple(Y[:, k] for k in range(m)) if m <= _UNROLL_MAX_M else None
+
+    def count_dominated_by(counts, row):
+        y, y_valid = row
+        if columns is None:
+            dominated = jnp.all(y <= Y, axis=1) & jnp.any(y < Y, axis=1)
+        else:
+            weakly_better, strictly_better_somewhere = jnp.ones(n, bool), jnp.zeros(n, bool)
+            for k, column in enumerate(columns):
+                weakly_better = weakly_better & (y[k] <= column)
+                strictly_better_somewhere = strictly_better_somewhere | (y[k] < column)
+            dominated = weakly_better & strictly_better_somewhere
+        return counts + (dominated & y_valid).astype(jnp.int32), None
+
+    counts, _ = lax.scan(count_dominated_by, jnp.zeros(n, jnp.int32), (Y, valid))
+    return jnp.where(valid, counts, 0)
+
+
 @jax.jit
 def _dominance_count(Y, mask):
-    if Y.shape[0] > _DENSE_MAX_N:
+    if Y.shape[0] > _SCAN_MAX_N:
         return _dominance_count_blocked(Y, mask, _auto_block_size(Y.shape[0]))
-    valid = _valid_rows(Y, mask)
-    counts = _dominated_by_count(Y, Y.T, valid)
-    return jnp.where(valid, counts, 0)
+    return _dominance_count_scan(Y, _valid_rows(Y, mask))
 
 
 def _sortable_keys(values):
@@ -178,23 +200,9 @@ def _nondominated_2d(Y, valid):
     return valid & ~dominated
 
 
-def _nondominated_2d_pairwise(Y, valid):
-    """bool[N] nondominated valid rows for M = 2 without sorting: N vector steps, each marking the
-    rows that one row dominates. O(N^2) work, faster on CPU than the sort for small N (measured
-    under vmap over 256 sets: 1.6x at N = 100, even at N = 200, slower beyond)."""
-    Y = jnp.where(valid[:, None], Y, jnp.inf)  # invalid rows (maybe NaN) can dominate nobody
-    y0, y1 = Y[:, 0], Y[:, 1]
-
-    def absorb(dominated, row):
-        a, b = row
-        return dominated | ((a <= y0) & (b <= y1) & ((a < y0) | (b < y1))), None
-
-    dominated, _ = lax.scan(absorb, jnp.zeros(y0.shape, bool), (y0, y1))
-    return valid & ~dominated
-
-
-# Largest N for which the 2-D nondominated mask skips sorting.
-_ND2_PAIRWISE_MAX_N = 192
+# Up to this N the 2-D nondominated mask skips sorting: the row-by-row scan of `_dominance_count`
+# is faster on CPU there (measured under vmap over 256 sets: 1.6x at N = 100, even at N = 200).
+_ND2_SCAN_MAX_N = 192
 
 
 def _use_2d_sweep(Y):
@@ -204,9 +212,8 @@ def _use_2d_sweep(Y):
 
 @jax.jit
 def _nondominated_mask(Y, mask):
-    if _use_2d_sweep(Y):
-        sweep = _nondominated_2d_pairwise if Y.shape[0] <= _ND2_PAIRWISE_MAX_N else _nondominated_2d
-        return sweep(Y, _valid_rows(Y, mask))
+    if _use_2d_sweep(Y) and Y.shape[0] > _ND2_SCAN_MAX_N:
+        return _nondominated_2d(Y, _valid_rows(Y, mask))
     return _valid_rows(Y, mask) & (_dominance_count(Y, mask) == 0)
 
 
@@ -232,8 +239,9 @@ def dominance_count(Y, mask=None) -> jax.Array:
     """int32[N]: for each row, how many valid rows dominate it (LaMOO's dominance number).
 
     Masked rows are not counted as dominators, and their own count is defined as 0.
-    O(N^2 M) time; internally in blocks of 16-64 candidates (faster on CPU than one `[N, N]` pass);
-    `dominance_count_blocked` lets the caller choose the block size.
+    O(N^2 M) time. For N <= 1024 the rows are visited one by one (N steps of O(N M) vector work,
+    O(N M) memory); beyond, candidates are processed in blocks of 64 (`dominance_count_blocked`
+    lets the caller choose the block size).
     """
     Y, mask = _validate(Y, mask)
     return _dominance_count(Y, mask)
@@ -242,9 +250,8 @@ def dominance_count(Y, mask=None) -> jax.Array:
 def nondominated_mask(Y, mask=None) -> jax.Array:
     """bool[N]: True for valid rows that no valid row dominates (False for masked rows).
 
-    M = 2 (float32/float64): O(N log N) time, O(N) memory (sort + prefix minimum), or for N <= 192
-    N vector steps without sorting (faster there); otherwise O(N^2 M) time through the dense
-    `[N, N]` comparison.
+    M = 2 (float32/float64) and N > 192: O(N log N) time, O(N) memory (sort + prefix minimum);
+    otherwise O(N^2 M) time as `dominance_count(Y, mask) == 0`.
     """
     Y, mask = _validate(Y, mask)
     return _nondominated_mask(Y, mask)

@@ -154,7 +154,7 @@ def brute_force_nondominated(Y, mask):
     return mask & ~dominated
 
 
-@pytest.mark.parametrize("n", [150, 300])  # both sides of _ND2_PAIRWISE_MAX_N
+@pytest.mark.parametrize("n", [150, 300])  # both sides of _ND2_SCAN_MAX_N
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_two_objective_sweep_matches_brute_force_and_moocore(dtype, n):
     """M = 2 uses a sort-based sweep (or N vector steps for small N): negative values, signed zeros,
@@ -199,10 +199,10 @@ def test_integer_inputs_keep_the_exact_pairwise_path():
     np.testing.assert_array_equal(np.asarray(nondominated_mask(Y)), [False, True, True])
 
 
-def test_large_n_counts_in_blocks_and_matches_brute_force():
-    """The dense functions count in blocks internally (a partial last block here); results must not change."""
+@pytest.mark.parametrize("n", [300, 1100])  # both sides of _SCAN_MAX_N (then blocks, a partial last one)
+def test_counts_row_by_row_and_in_blocks_match_brute_force(n):
+    """dominance_count visits rows one by one up to N = 1024 and counts in candidate blocks beyond."""
     rng = np.random.default_rng(12)
-    n = 300
     Y = rng.integers(0, 6, (n, 3)).astype(np.float32)  # ties and duplicates
     mask = rng.random(n) < 0.8
     garbage = Y.copy()
