@@ -34,7 +34,7 @@ Exact algorithms (dispatch on the static M):
 - M > 4: not exact; use `hypervolume_mc`.
 
 `hypervolume_subsets` gives the exact hypervolumes of many subsets of the same points (every prefix of
-a run, every node of a partition tree) in one pass: for M = 3 and 4 the sorts and the sweep are shared
+a run, every node of a partition tree) in one pass: for M = 3 and 4 the orders and the sweep are shared
 (the sweep's state becomes `[subsets, N]`), for M <= 2 each subset is its own 2-D computation.
 
 `hypervolume_mc` is an unbiased Monte Carlo estimate for any M with its standard error.
@@ -166,9 +166,10 @@ def _descending_ranks(*columns):
 
     rank[i] = #{j: v[j] > v[i] or (v[j] == v[i] and j < i)} for non-negative values, counted in N
     steps of O(N) vector work (all columns in the same steps). Values are compared as their bit
-    patterns, like the sorts: exact even for denormals, which float comparisons on CPU flush to zero. Under vmap over many small arrays this beats XLA's CPU sort and
-    searchsorted (256 arrays of 100: one column ~0.4 ms vs ~0.9 ms for positions, ~1.5 ms for a
-    permutation); see `_PAIRWISE_MAX_N`.
+    patterns, like the sorts: exact even for denormals, which float comparisons on CPU flush to
+    zero. Under vmap over many small arrays this beats XLA's CPU sort and searchsorted (256 arrays
+    of 100: one column ~0.4 ms vs ~0.9 ms for positions, ~1.5 ms for a permutation); see
+    `_PAIRWISE_MAX_N`.
     """
     n = columns[0].shape[0]
     iota = jnp.arange(n, dtype=jnp.int32)
@@ -274,8 +275,8 @@ def _hv3_batched(gains, active, max_members=None):
     """3-D hypervolumes (unit box, maximisation) of several subsets of the same points.
 
     gains: [N, 3] in [0, 1]; active: bool [K, N], the members of each subset. Returns [K].
-    The two sorts are shared by all subsets. Without `max_members` the sweep visits all N points
-    in the shared order (non-members and zero-gain rows never raise the staircase). With
+    The orders (`_sweep_orders`) are shared by all subsets. Without `max_members` the sweep visits
+    all N points in the shared order (non-members and zero-gain rows never raise the staircase). With
     `max_members` (static: one int per subset), each subset's members are gathered in that order
     and subsets with equal bounds are swept together in as many steps as their bound (the caller
     guarantees no subset has more members).
@@ -444,7 +445,7 @@ def hypervolume_subsets(Y, ref, members, mask=None, max_members=None) -> jax.Arr
         its bound gets NaN, never a wrong value.
 
     Equal to `vmap(lambda m: hypervolume(Y, ref, m & mask))(members)`, but for M = 3 and 4 the
-    sorts are shared by all subsets and so is the sweep (one O(N^2 K) sweep for M = 3, or
+    orders are shared by all subsets and so is the sweep (one O(N^2 K) sweep for M = 3, or
     O(N * bound * K) with bounds), which is how a run's hypervolume after every evaluation (K = N
     prefixes) and a partition tree's node values are computed.
     """
