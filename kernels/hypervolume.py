@@ -194,8 +194,8 @@ def _invert_permutation(ranks):
 
 
 def _sweep_orders(a, c):
-    """What the 3-D sweep needs: (position of each point among the strips of `a`, `a` sorted descending,
-    permutation putting `c` in descending order with ties in index order).
+    """What the 3-D sweep needs: (position of each point among the strips of `a`, `a` sorted
+    descending, the permutation putting `c` in descending order with ties in index order).
 
     Tied values of `a` may get distinct consecutive positions (the pairwise path): the strips between
     them have zero width and every tied point covers the last one, so the sweep is unchanged.
