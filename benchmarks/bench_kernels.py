@@ -96,9 +96,10 @@ def section_dominance(quick: bool) -> dict:
             dict(kernel="nondominated_mask", N=n, M=m, jax_ms=nd_s * 1e3, reference="moocore.is_nondominated",
                  ref_ms=None if moo_s is None else moo_s * 1e3, speedup=ratio(moo_s, nd_s))
         )
-    rows += _nondominated_batched_rows(rng, quick)
+    rows += _nondominated_batched_rows(quick)
     notes = ["nondominated_mask x256: jit(vmap(nondominated_mask)) over [256, N, M] (a quarter of each buffer masked) "
-             "vs a Python loop of moocore.is_nondominated on each set's valid rows"]
+             "vs a Python loop of moocore.is_nondominated on each set's valid rows; jax_2dev_ms: the sets sharded "
+             "over 2 CPU devices, one per core (a subprocess, as in hv_batched)"]
     if not quick:
         n, m = 100_000, 10
         Y = jnp.asarray(rng.random((n, m)).astype(np.float32))
@@ -121,23 +122,49 @@ def section_dominance(quick: bool) -> dict:
                      "(compile + run); compile time is not separated at this size")
     return dict(
         title="Dominance (minimisation), random uniform points",
-        columns=["kernel", "N", "M", "compile_s", "jax_ms", "reference", "ref_ms", "speedup"],
+        columns=["kernel", "N", "M", "compile_s", "jax_ms", "jax_2dev_ms", "reference", "ref_ms", "speedup", "speedup_2dev"],
         rows=rows,
         notes=notes,
     )
 
 
-def _nondominated_batched_rows(rng, quick: bool) -> list[dict]:
-    batch = 256
-    rows = []
+def _nondominated_batched_cases(quick: bool):
+    """(N, M, Ys [256, N, M], masks [256, N]): the same sets in this process and in workers."""
+    rng = np.random.default_rng(4)
     for n, m in [(100, 2), (100, 3), (100, 10)] + ([] if quick else [(1000, 2), (1000, 3)]):
-        Ys = rng.random((batch, n, m)).astype(np.float32)
-        masks = rng.random((batch, n)) < 0.75
+        # a quarter of each buffer masked
+        yield n, m, rng.random((256, n, m)).astype(np.float32), rng.random((256, n)) < 0.75
+
+
+def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
+    """{"N,M": (compile_s, steady_s, masks)} of `jit(vmap(nondominated_mask))`; with `devices`, the
+    sets are sharded over them."""
+    results = {}
+    for n, m, Ys, masks in _nondominated_batched_cases(quick):
         batched = jax.jit(jax.vmap(nondominated_mask))
-        Ysj, masksj = jnp.asarray(Ys), jnp.asarray(masks)
+        Ysj, masksj = _on_devices(devices, Ys, masks)
         compile_s, steady_s = time_jax(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
+        results[f"{n},{m}"] = (compile_s, steady_s, np.asarray(batched(Ysj, masksj)).tolist())
+    return results
+
+
+def _on_devices(devices, *arrays):
+    """The arrays on the default device, or sharded along their leading (batch) axis over `devices`."""
+    if devices is None:
+        return tuple(jnp.asarray(a) for a in arrays)
+    by_item = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
+    return tuple(jax.device_put(a, by_item) for a in arrays)
+
+
+def _nondominated_batched_rows(quick: bool) -> list[dict]:
+    single = _time_nondominated_batched_jax(quick)
+    two_devices, error = _time_two_devices("nondominated", quick)
+    rows = []
+    for n, m, Ys, masks in _nondominated_batched_cases(quick):
+        compile_s, steady_s, ours = single[f"{n},{m}"]
+        sharded_s, sharded = (None, None) if two_devices is None else two_devices[f"{n},{m}"][1:]
         row = dict(kernel="nondominated_mask x256", N=n, M=m, compile_s=compile_s, jax_ms=steady_s * 1e3,
-                   reference="loop of moocore.is_nondominated")
+                   jax_2dev_ms=None if sharded_s is None else sharded_s * 1e3, reference="loop of moocore.is_nondominated")
         if moocore is not None:
             Ys64 = Ys.astype(np.float64)
 
@@ -145,11 +172,16 @@ def _nondominated_batched_rows(rng, quick: bool) -> list[dict]:
                 return [moocore.is_nondominated(Y[mk]) for Y, mk in zip(Ys64, masks)]
 
             loop_s = time_py(moocore_loop, repeats=3, min_time_s=0.2)
-            ours = np.asarray(batched(Ysj, masksj))
-            for b, (theirs, mk) in enumerate(zip(moocore_loop(), masks)):
-                assert (ours[b][mk] == theirs).all() and not ours[b][~mk].any()
-            row.update(ref_ms=loop_s * 1e3, speedup=ratio(loop_s, steady_s))
+            for result in (ours, sharded):
+                if result is None:
+                    continue
+                result = np.asarray(result)
+                for b, (theirs, mk) in enumerate(zip(moocore_loop(), masks)):
+                    assert (result[b][mk] == theirs).all() and not result[b][~mk].any()
+            row.update(ref_ms=loop_s * 1e3, speedup=ratio(loop_s, steady_s), speedup_2dev=ratio(loop_s, sharded_s))
         rows.append(row)
+    if error:
+        rows[-1]["reference"] += f" ({error})"
     return rows
 
 
@@ -272,27 +304,26 @@ def _time_hv_batched_jax(quick: bool, devices=None) -> dict:
     results = {}
     for m, n, Ys, masks, ref in _hv_batched_cases(quick):
         batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None, 0)))
-        if devices is None:
-            Ysj, masksj = jnp.asarray(Ys), jnp.asarray(masks)
-        else:
-            by_front = NamedSharding(Mesh(np.array(devices), ("fronts",)), PartitionSpec("fronts"))
-            Ysj, masksj = jax.device_put(Ys, by_front), jax.device_put(masks, by_front)
+        Ysj, masksj = _on_devices(devices, Ys, masks)
         refj = jnp.asarray(ref)
         compile_s, steady_s = time_jax(batched, Ysj, refj, masksj, repeats=5, min_time_s=0.3)
         results[f"{m},{n}"] = (compile_s, steady_s, np.asarray(batched(Ysj, refj, masksj), np.float64).tolist())
     return results
 
 
-def _two_device_worker(quick: bool) -> None:
-    """Entry of the subprocess started with two host devices: time hv_batched sharded, print JSON."""
-    print(json.dumps(_time_hv_batched_jax(quick, jax.devices()[:2])))
+_TWO_DEVICE_TIMINGS = {"hypervolume": _time_hv_batched_jax, "nondominated": _time_nondominated_batched_jax}
 
 
-def _time_hv_batched_two_devices(quick: bool) -> tuple[dict | None, str | None]:
+def _two_device_worker(kind: str, quick: bool) -> None:
+    """Entry of the subprocess started with two host devices: time `kind` sharded, print JSON."""
+    print(json.dumps(_TWO_DEVICE_TIMINGS[kind](quick, jax.devices()[:2])))
+
+
+def _time_two_devices(kind: str, quick: bool) -> tuple[dict | None, str | None]:
     # Each CPU device gets its own thread: the only way to put this 2-core machine's second core to
     # work on these kernels (XLA runs the N-step loops of one device on one core).
     flags = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
-    return _run_worker(["--two-device-worker"] + (["--quick"] if quick else []), {"XLA_FLAGS": flags})
+    return _run_worker(["--two-device-worker", kind] + (["--quick"] if quick else []), {"XLA_FLAGS": flags})
 
 
 def _rel_diff(ours, theirs) -> float:
@@ -302,7 +333,7 @@ def _rel_diff(ours, theirs) -> float:
 
 def section_hv_batched(quick: bool) -> dict:
     single = _time_hv_batched_jax(quick)
-    two_devices, error = _time_hv_batched_two_devices(quick)
+    two_devices, error = _time_two_devices("hypervolume", quick)
     floor_rng = np.random.default_rng(3)
     rows = []
     for m, n, Ys, masks, ref in _hv_batched_cases(quick):
@@ -438,13 +469,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="results/bench_kernels.json", help="JSON output path")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {list(SECTIONS)}")
     parser.add_argument("--sync-dispatch-worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--two-device-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--two-device-worker", choices=["hypervolume", "nondominated"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sync_dispatch_worker:
         _sync_dispatch_worker()
         return {}
     if args.two_device_worker:
-        _two_device_worker(args.quick)
+        _two_device_worker(args.two_device_worker, args.quick)
         return {}
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
