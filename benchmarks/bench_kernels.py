@@ -264,7 +264,8 @@ def section_hv_single(quick: bool) -> dict:
         f"dispatch floor (empty jitted function, steady state): {both_modes('floor')}",
         f"hand-off floor (one fusion over a [100, 100] outer product, above the ~1000 flops XLA's CPU client runs "
         f"inline): {both_modes('handoff')}; with async dispatch such a program runs on a worker thread, and on "
-        "this shared 2-core machine the hand-off alone exceeds 3x moocore's whole call at N = 100",
+        "this shared 2-core machine the hand-off alone costs about 3x moocore's whole call at N = 100 or more "
+        "(compare with 3 * moocore_ms), before any work is done",
     ]
     if error:
         notes.append(error)
