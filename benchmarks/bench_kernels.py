@@ -128,12 +128,16 @@ def section_dominance(quick: bool) -> dict:
     )
 
 
+# Sets or fronts per batched row (nondominated_mask x256, hv_batched).
+_BATCH = 256
+
+
 def _nondominated_batched_cases(quick: bool):
     """(N, M, Ys [256, N, M], masks [256, N]): the same sets in this process and in workers."""
     rng = np.random.default_rng(4)
     for n, m in [(100, 2), (100, 3), (100, 10)] + ([] if quick else [(1000, 2), (1000, 3)]):
         # a quarter of each buffer masked
-        yield n, m, rng.random((256, n, m)).astype(np.float32), rng.random((256, n)) < 0.75
+        yield n, m, rng.random((_BATCH, n, m)).astype(np.float32), rng.random((_BATCH, n)) < 0.75
 
 
 def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
@@ -172,11 +176,12 @@ def _nondominated_batched_rows(quick: bool) -> list[dict]:
                 return [moocore.is_nondominated(Y[mk]) for Y, mk in zip(Ys64, masks)]
 
             loop_s = time_py(moocore_loop, repeats=3, min_time_s=0.2)
+            theirs_all = moocore_loop()
             for result in (ours, sharded):
                 if result is None:
                     continue
                 result = np.asarray(result)
-                for b, (theirs, mk) in enumerate(zip(moocore_loop(), masks)):
+                for b, (theirs, mk) in enumerate(zip(theirs_all, masks)):
                     assert (result[b][mk] == theirs).all() and not result[b][~mk].any()
             row.update(ref_ms=loop_s * 1e3, speedup=ratio(loop_s, steady_s), speedup_2dev=ratio(loop_s, sharded_s))
         rows.append(row)
@@ -285,17 +290,14 @@ def _one_pass(values):
     return jax.lax.scan(lambda carry, v: (jnp.maximum(carry, v * values), None), values, values)[0]
 
 
-_HV_BATCH = 256
-
-
 def _hv_batched_cases(quick: bool):
     """(M, N, Ys [256, N, M], masks [256, N], ref): the same fronts in this process and in workers."""
     rng = np.random.default_rng(2)
     cases = [(2, 30), (2, 100), (3, 30), (3, 100), (4, 30)] + ([] if quick else [(2, 1000), (3, 1000)])
     for m, n in cases:
-        Ys = np.stack([sphere_front(rng, n, m) for _ in range(_HV_BATCH)])
+        Ys = np.stack([sphere_front(rng, n, m) for _ in range(_BATCH)])
         # realistic fixed-size buffers: about a quarter of the rows are unused (masked)
-        masks = rng.random((_HV_BATCH, n)) < 0.75
+        masks = rng.random((_BATCH, n)) < 0.75
         yield m, n, Ys, masks, np.full(m, 1.1, np.float32)
 
 
@@ -355,12 +357,12 @@ def section_hv_batched(quick: bool) -> dict:
         # the fastest sort XLA's CPU backend has. Sort-free (N <= 256): one N-step pass of a single
         # fused elementwise op over the [256, N] batch; M = 2 takes one such pass, M = 3 two (the ranks
         # of two objectives, then the sweep, which carries two arrays).
-        keys = jnp.asarray(floor_rng.integers(0, 2**30, (_HV_BATCH, n), dtype=np.int32))
+        keys = jnp.asarray(floor_rng.integers(0, 2**30, (_BATCH, n), dtype=np.int32))
         _, sort_s = time_jax(jax.jit(jax.vmap(jax.lax.sort)), keys, repeats=5, min_time_s=0.2)
-        values = jnp.asarray(floor_rng.random((_HV_BATCH, n)), jnp.float32)
+        values = jnp.asarray(floor_rng.random((_BATCH, n)), jnp.float32)
         _, pass_s = time_jax(_one_pass, values, repeats=5, min_time_s=0.2)
         rows.append(
-            dict(M=m, N=n, fronts=_HV_BATCH, compile_s=compile_s, jax_vmap_ms=steady_s * 1e3,
+            dict(M=m, N=n, fronts=_BATCH, compile_s=compile_s, jax_vmap_ms=steady_s * 1e3,
                  jax_2dev_ms=None if sharded_s is None else sharded_s * 1e3,
                  moocore_loop_ms=None if loop_s is None else loop_s * 1e3, speedup=speedup, speedup_2dev=speedup_2dev,
                  budget_ms=None if loop_s is None else loop_s * 1e3 / 5, one_sort_ms=sort_s * 1e3,

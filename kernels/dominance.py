@@ -137,10 +137,6 @@ def _dominance_matrix(Y, mask):
 _SCAN_MAX_N = 1024
 
 
-def _auto_block_size(n: int) -> int:
-    return 16 if n <= 512 else 64
-
-
 def _dominance_count_scan(Y, valid):
     """int32[N] dominators per row (0 for invalid rows) in N steps of O(N M) vector work."""
     n, m = Y.shape
@@ -165,7 +161,7 @@ def _dominance_count_scan(Y, valid):
 @jax.jit
 def _dominance_count(Y, mask):
     if Y.shape[0] > _SCAN_MAX_N:
-        return _dominance_count_blocked(Y, mask, _auto_block_size(Y.shape[0]))
+        return _dominance_count_blocked(Y, mask, DEFAULT_BLOCK_SIZE)
     return _dominance_count_scan(Y, _valid_rows(Y, mask))
 
 

@@ -268,8 +268,8 @@ def _smo_block(K, ys, mask, C, tol, state):
         return alpha, G, it + active.astype(jnp.int32)
 
     alpha, G, it = jax.lax.fori_loop(0, _BLOCK, lambda _, c: step(c), (alpha, G, it))
-    Q = K * ys[:, None] * ys[None, :]
-    G = jnp.where(mask, Q @ alpha - 1.0, 0.0)
+    # Q @ alpha with Q = K * y y^T, without forming Q every block (y is +-1: the same numbers).
+    G = jnp.where(mask, ys * (K @ (ys * alpha)) - 1.0, 0.0)
     return alpha, G, it, _smo_gap(alpha, G, ys, mask, C)
 
 

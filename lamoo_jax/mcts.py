@@ -32,7 +32,7 @@ def node_hypervolumes_exact(members: jax.Array, Y: jax.Array, ref: jax.Array, de
     """float32[H] exact hypervolume of each node's samples (kernels.hypervolume).
 
     With `depth_capacity` (static, one entry per depth: `tree.depth_capacities`) the cost per node
-    scales with its depth's capacity rather than with all N samples: for M = 3 the sorts are shared
+    scales with its depth's capacity rather than with all N samples: for M = 3 the orders are shared
     by the whole tree and each node's sweep takes as many steps as its capacity
     (`hypervolume_subsets` with `max_members`); otherwise each node's samples are compacted into a
     buffer of that capacity.

@@ -156,7 +156,7 @@ def test_monte_carlo_node_values_agree_with_exact(built):
 
 @pytest.mark.parametrize("m", [2, 3])
 def test_exact_node_values_with_depth_capacities_match_moocore(m):
-    """The per-depth shortcut (compacted buffers for M = 2, bounded sweeps sharing one sort for
+    """The per-depth shortcut (compacted buffers for M = 2, bounded sweeps sharing one pair of orders for
     M = 3) against moocore on each node's samples; some buffer rows are not samples yet."""
     moocore = pytest.importorskip("moocore")
     X, Y, mask = _samples(7, 90, 100)
