@@ -41,10 +41,12 @@ once ``mu <= 1e-6 C`` (float32 cannot go much further) and keeps its last finite
 breaks down near the end.
 
 Everything is fixed-shape: masked rows (``mask == False``) keep ``a_i = 0`` and never enter the solver,
-the bias or ``gamma='scale'``. ``fit`` works for one problem; batch it with ``jax.vmap``: SMO then
-runs the whole batch together while many problems are unfinished and serves the last few a handful
-at a time (a custom batching rule; nested vmaps become one batch), so a batch costs about what its
-problems need rather than its slowest problem times its size; each problem's steps are its own.
+the bias or ``gamma='scale'``; they may hold anything, NaN and inf included (``fit`` replaces them by
+zeros before any arithmetic, so no ``NaN * 0`` reaches a sum). ``fit`` works for one problem; batch
+it with ``jax.vmap``: SMO then runs the whole batch together while many problems are unfinished and
+serves the last few a handful at a time (a custom batching rule; nested vmaps become one batch), so
+a batch costs about what its problems need rather than its slowest problem times its size; each
+problem's steps are its own.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from flax import struct
 from jax.custom_batching import custom_vmap
 
 from kernels._batching import advance_first, broadcast_unbatched
+from kernels._checks import check_finite_rows
 from kernels._ordering import after
 
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "poly_features", "n_poly_features", "KERNELS"]
@@ -87,8 +90,8 @@ class SVMModel:
     """A fitted kernel SVM (a pytree; batched models carry a leading batch axis on every leaf).
 
     Attributes:
-        support_vectors: float32[N, d] the training inputs (all N rows; rows with ``dual_coef == 0``,
-            masked rows included, do not contribute).
+        support_vectors: float32[N, d] the training inputs, masked rows replaced by zeros (all N
+            rows; rows with ``dual_coef == 0``, masked rows included, do not contribute).
         dual_coef: float32[N] ``alpha_i * y_i`` with ``y_i`` in {-1, +1}; 0 for masked rows.
         bias: float32[] intercept; ``decision(x) = sum_i dual_coef_i K(sv_i, x) + bias``.
         gamma: float32[] kernel coefficient actually used (after resolving ``'scale'`` / ``'auto'``).
@@ -97,7 +100,9 @@ class SVMModel:
             then the constant sign of the single class (``-1`` when there are no valid rows).
         n_iter: int32[] SMO steps taken, or interior-point iterations run.
         gap: float32[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
-            or the interior-point method's mean complementarity ``mu`` (0 when it cannot split).
+            or the interior-point method's mean complementarity ``mu`` (0 when it cannot split). The
+            interior point stopped on its rule when ``gap <= 1e-6 C``; a larger gap means it ran out
+            of ``max_iter`` or float32 broke down (``n_iter`` then counts the failed iteration).
         train_decision: float32[N] the decision function at the training rows (what
             ``decision_function(model, support_vectors)`` returns, up to rounding), from the kernel
             matrix the fit already holds; callers that need the training predictions (LaMOO's
@@ -488,8 +493,12 @@ def _bias(alpha, G, ys, mask, C):
 
 
 def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, gamma_mode: str, degree: int, max_iter: int, solver: str, feature_map: str):
-    X = jnp.asarray(X, jnp.float32)
     mask = jnp.asarray(mask, bool)
+    # Masked rows may hold anything (NaN, inf, huge values). Zero them before any arithmetic: a
+    # multiplication by a 0 mask or dual coefficient does not remove them (NaN * 0 = NaN, inf * 0 =
+    # NaN), neither in 'scale' nor in the kernel rows of the stored support vectors. Valid rows are
+    # untouched, so their results are the same bits as without this line.
+    X = jnp.where(mask[:, None], jnp.asarray(X, jnp.float32), 0.0)
     y = jnp.asarray(y, bool)
     C = jnp.asarray(C, jnp.float32)
     coef0 = jnp.asarray(coef0, jnp.float32)
@@ -526,7 +535,7 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
     else:
         train_decision = K @ dual_coef + bias
     return SVMModel(
-        support_vectors=X,
+        support_vectors=X,  # masked rows zeroed: decision_function never meets their original values
         dual_coef=dual_coef,
         bias=bias,
         gamma=gamma,
@@ -576,7 +585,8 @@ def fit(
         gamma: ``'scale'`` (``1 / (d * Var(X_valid))``, scikit-learn's default), ``'auto'`` (``1 / d``)
             or a positive number (may be traced). Ignored by the linear kernel.
         degree: poly degree (static int >= 1).
-        coef0: poly independent term (may be traced).
+        coef0: poly independent term, >= 0 for the poly kernel (may be traced; a concrete negative
+            value is rejected, see below).
         max_iter: static; SMO: cap on steps (default ``max(5000, 50 * N)``); interior point: cap on
             iterations (default 50; it stops earlier once converged).
         tol: SMO's absolute KKT-gap tolerance (libsvm's ``eps``); it uses ``max(tol, 1e-6 * max|K|)``
@@ -591,8 +601,15 @@ def fit(
         SVMModel. ``model.can_split`` is False when the valid rows hold fewer than two classes.
 
     Works under ``jax.jit`` and ``jax.vmap`` (the keyword options must then be Python constants or,
-    for ``C``, ``gamma`` (number), ``coef0``, ``tol``, traced scalars). Value checks (NaN, C <= 0) run
-    only on concrete inputs.
+    for ``C``, ``gamma`` (number), ``coef0``, ``tol``, traced scalars). Value checks (NaN in valid rows,
+    C <= 0, poly with coef0 < 0) run only on concrete inputs; the NaN check also needs a concrete
+    ``mask`` (masked rows are never checked: they may hold anything).
+
+    Raises:
+        ValueError: for a bad option or input, including ``kernel='poly'`` with a concrete
+            ``coef0 < 0``: ``(gamma <x, x'> + coef0)^degree`` is then not positive semi-definite in
+            general, the dual is not a convex QP and neither solver reaches scikit-learn's solution
+            (the interior point's factorisation breaks down at its first iteration).
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
@@ -617,6 +634,7 @@ def fit(
         mask = jnp.ones((n,), bool)
     elif np.shape(mask) != (n,):
         raise ValueError(f"mask must have shape (N,) = ({n},) matching X {X_shape}, got {np.shape(mask)}")
+    _check_poly_coef0(kernel, degree, coef0)
     feature_map = _choose_feature_map(kernel, n, d, degree, coef0, explicit_features)
     if solver == "auto":
         # The interior point's O(N^3) factorisations only pay off against SMO's many poly steps at
@@ -634,8 +652,8 @@ def fit(
         X_np = np.asarray(X)
         if not np.issubdtype(X_np.dtype, np.number) and X_np.dtype != bool:
             raise ValueError(f"X must be numeric, got dtype {X_np.dtype}")
-        if not np.all(np.isfinite(X_np)):
-            raise ValueError("X contains NaN or infinite values")
+        # Only valid rows: masked rows may hold anything (skipped when the mask is traced).
+        check_finite_rows(X_np, mask, name="X")
     if _is_concrete(y):
         y_np = np.asarray(y)
         if y_np.dtype != bool:
@@ -667,6 +685,24 @@ def fit(
         solver=solver,
         feature_map=feature_map,
     )
+
+
+def _check_poly_coef0(kernel: str, degree: int, coef0) -> None:
+    """Reject a concrete ``coef0 < 0`` for the poly kernel (a traced coef0 cannot be checked).
+
+    ``(gamma <x, x'> + coef0)^degree`` with ``coef0 < 0`` is not positive semi-definite in general, so
+    the dual is not a convex QP: the interior point's Cholesky factorisation fails at its first
+    iteration (it returns ``n_iter == 1``, ``gap`` 0.5, the starting point) and SMO's answer depends
+    on its path; measured against scikit-learn, 31-71% agreement instead of >= 98%.
+    """
+    if kernel != "poly" or not _is_concrete(coef0):
+        return
+    if np.any(np.asarray(coef0) < 0):
+        raise ValueError(
+            f"kernel='poly' needs coef0 >= 0, got coef0={coef0!r} (degree={degree}): with coef0 < 0 the kernel "
+            "(gamma <x, x'> + coef0)^degree is not positive semi-definite in general, so the SVM dual is not "
+            "convex and the solvers do not converge to scikit-learn's solution; use coef0 >= 0"
+        )
 
 
 def _choose_feature_map(kernel: str, n: int, d: int, degree: int, coef0, explicit_features: bool | None) -> str:

@@ -132,6 +132,62 @@ def test_mask_equals_unpadded_fit(kernel):
     assert np.mean(p_padded == ref.predict(Xte)) >= 0.98
 
 
+@pytest.mark.parametrize("kernel, d", [("rbf", 8), ("poly", 8), ("linear", 8), ("poly", 2)])
+def test_nan_and_inf_in_masked_rows_are_ignored_under_jit(kernel, d):
+    # Masked rows may hold anything. Under jit no value check runs, so NaN / inf there must not reach
+    # gamma='scale' or the decision function through NaN * 0 (it once gave gamma = 1 and NaN
+    # decisions). (poly, 2) takes the explicit-feature path, the others the kernel expansion.
+    Xtr, ytr, Xte, _ = make_data(61, 120, d, "overlapping")
+    rng = np.random.default_rng(1)
+    junk_X = rng.uniform(5.0, 9.0, (80, d)).astype(np.float32)
+    junk_X[::4, 0] = np.nan
+    junk_X[1::4] = np.inf
+    junk_X[2::4, -1] = -np.inf
+    junk_X[3::4] = np.nan
+    X = np.concatenate([Xtr, junk_X])
+    y = np.concatenate([ytr, rng.uniform(size=80) > 0.5])
+    mask = np.concatenate([np.ones(120, bool), np.zeros(80, bool)])
+    order = rng.permutation(200)
+    X, y, mask = X[order], y[order], mask[order]
+
+    padded = jax.jit(lambda X, y, m: svm.fit(X, y, m, kernel=kernel))(X, y, mask)
+    plain = svm.fit(Xtr, ytr, kernel=kernel)
+    assert padded.feature_map == plain.feature_map == ("poly" if d == 2 else "none")
+    np.testing.assert_allclose(float(padded.gamma), float(plain.gamma), rtol=1e-5)
+    assert np.all(np.asarray(padded.dual_coef)[~mask] == 0)
+    assert np.all(np.isfinite(np.asarray(padded.support_vectors)))
+    assert np.all(np.isfinite(np.asarray(padded.train_decision)[mask]))
+    dec = np.asarray(svm.decision_function(padded, Xte))
+    assert np.all(np.isfinite(dec))
+    p_padded = dec > 0
+    assert np.mean(p_padded == np.asarray(svm.predict(plain, Xte))) >= 0.995
+    assert_agrees(padded, sk_reference(Xtr, ytr, kernel), Xte)
+
+
+def test_nan_in_masked_rows_accepted_eagerly_but_not_in_valid_rows():
+    X = np.random.default_rng(0).uniform(size=(10, 2)).astype(np.float32)
+    y = np.arange(10) % 2 == 0
+    mask = np.ones(10, bool)
+    mask[3] = False
+    X_nan = X.copy()
+    X_nan[3] = [np.nan, np.inf]
+    # Masked: same model as with finite values in that row (the row is zeroed before any arithmetic).
+    masked = svm.fit(X_nan, y, mask)
+    finite = svm.fit(X, y, mask)
+    np.testing.assert_array_equal(np.asarray(masked.dual_coef), np.asarray(finite.dual_coef))
+    assert float(masked.bias) == float(finite.bias) and float(masked.gamma) == float(finite.gamma)
+    np.testing.assert_array_equal(np.asarray(svm.decision_function(masked, X)), np.asarray(svm.decision_function(finite, X)))
+    # A traced mask cannot say which rows are valid: no check, no error.
+    jax.jit(lambda m: svm.fit(X_nan, y, m))(mask)
+    # Valid: a clear error naming the row, for NaN and for inf.
+    with pytest.raises(ValueError, match=r"X contains NaN or infinite values in 1 valid row\(s\) \(first at row 3"):
+        svm.fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[5, 0] = -np.inf
+    with pytest.raises(ValueError, match="first at row 5"):
+        svm.fit(X_inf, y, mask)
+
+
 @pytest.mark.parametrize("label", [True, False])
 @pytest.mark.parametrize("solver", ["smo", "ipm"])
 def test_one_class_cannot_split(label, solver):
@@ -289,6 +345,22 @@ def test_bad_options(kwargs, match):
         svm.fit(X, y, **kwargs)
 
 
+@pytest.mark.parametrize("solver, explicit_features, degree", [("auto", None, 4), ("smo", False, 4), ("ipm", False, 3), ("ipm", None, 1)])
+def test_poly_negative_coef0_rejected(solver, explicit_features, degree):
+    # (gamma <x, x'> + coef0)^degree with coef0 < 0 is not PSD in general: the dual is not convex and
+    # the solvers stopped unconverged (the interior point after one failed factorisation), agreeing
+    # with scikit-learn on 31-71% of points. fit rejects it instead of returning such a model.
+    X = np.random.default_rng(0).uniform(size=(40, 2)).astype(np.float32)
+    y = X[:, 0] + X[:, 1] ** 2 > 0.8
+    with pytest.raises(ValueError, match=r"kernel='poly' needs coef0 >= 0, got coef0=-1\.0.*not positive semi-definite"):
+        svm.fit(X, y, kernel="poly", coef0=-1.0, solver=solver, explicit_features=explicit_features, degree=degree)
+    with pytest.raises(ValueError, match="coef0 >= 0"):
+        svm.fit(X, y, kernel="poly", coef0=np.float32(-1e-3))
+    # coef0 is unused by the other kernels, and 0 is fine for poly.
+    assert bool(svm.fit(X, y, kernel="rbf", coef0=-1.0).can_split)
+    assert bool(svm.fit(X, y, kernel="poly", coef0=0.0).can_split)
+
+
 def test_bad_inputs():
     X = np.random.default_rng(0).uniform(size=(10, 2)).astype(np.float32)
     y = np.arange(10) % 2 == 0
@@ -365,10 +437,11 @@ def test_explicit_features_chosen_automatically_and_equal_to_dense():
     dense = svm.fit(Xtr, ytr, kernel="poly", explicit_features=False)
     assert auto.feature_map == "poly" and auto.primal_weight.shape == (5,)
     assert dense.feature_map == "none" and dense.primal_weight.shape == (0,)
-    # Affine map when coef0 > 0; none when the map would be larger than N / 2 or coef0 < 0.
+    # Affine map when coef0 > 0; none when the map would be larger than N / 2 or coef0 is traced
+    # (the feature count is static). A concrete coef0 < 0 is rejected (test_poly_negative_coef0_rejected).
     assert svm.fit(Xtr, ytr, kernel="poly", coef0=1.0).feature_map == "poly_affine"
     assert svm.fit(Xtr[:9], ytr[:9], kernel="poly").feature_map == "none"  # 5 features > 9 // 2
-    assert svm.fit(Xtr, ytr, kernel="poly", coef0=-0.5).feature_map == "none"
+    assert jax.jit(lambda c: svm.fit(Xtr, ytr, kernel="poly", coef0=c))(1.0).feature_map == "none"
     assert svm.fit(Xtr, ytr, kernel="rbf").feature_map == "none"
     # Q has rank 5 < N, so the dual optimum is not unique: compare objectives and predictions.
     assert _dual_objective(auto, Xtr, ytr) == pytest.approx(_dual_objective(dense, Xtr, ytr), rel=1e-3)
