@@ -43,6 +43,6 @@ def run_nsga2(problem, *, budget: int, seed: int, pop_size: int = 10, n_offsprin
     if problem.n_obj <= 3:
         history = np.asarray(hv_history_exact(jnp.asarray(Y_min), ref))
     else:
-        history = np.asarray(hv_history_mc(jax.random.key(seed), jnp.asarray(Y_min), ref, 4096))
+        history = np.asarray(hv_history_mc(jax.random.key(seed), jnp.asarray(Y_min), ref, 4096)[0])
     signs = np.asarray(problem.directions, dtype=np.float32)
     return {"X": X, "Y": Y_min * signs, "hv_history": history.astype(np.float64)}

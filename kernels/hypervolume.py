@@ -236,6 +236,23 @@ def _running_max(values):
     return out
 
 
+def _fixed_order_sum(values):
+    """Sum over the last axis in an order fixed by the shape alone: a pairwise tree of elementwise adds.
+
+    A front's hypervolume must not depend on the batch it is computed in (a seed's run is the same
+    whatever batch it is part of). XLA's reductions and dots may associate a sum differently with the
+    batch shape and the surrounding fusion (seen as one-ulp differences in a run's hypervolume
+    history between batches of 1 and 6 seeds); elementwise adds of the halves cannot.
+    """
+    n = values.shape[-1]
+    size = 1 << max(n - 1, 0).bit_length()
+    values = jnp.pad(values, [(0, 0)] * (values.ndim - 1) + [(0, size - n)])
+    while values.shape[-1] > 1:
+        half = values.shape[-1] // 2
+        values = values[..., :half] + values[..., half:]
+    return values[..., 0]
+
+
 def _hv1(gains):
     return jnp.max(gains[:, 0])
 
@@ -249,7 +266,7 @@ def _hv2(gains):
     positions, a_descending = _descending_positions(a)
     # Tied points share a position: the strip keeps the best of them.
     best_b = jnp.zeros_like(b).at[positions].max(b, mode="promise_in_bounds")
-    return jnp.sum((a_descending - _next_shifted(a_descending)) * _running_max(best_b))
+    return _fixed_order_sum((a_descending - _next_shifted(a_descending)) * _running_max(best_b))
 
 
 def _hv2_pairwise(gains):
@@ -268,7 +285,7 @@ def _hv2_pairwise(gains):
         return jnp.maximum(best_before, jnp.where(before, b_j, 0)), None
 
     best_before, _ = lax.scan(absorb, jnp.zeros_like(b), (a, b, iota))
-    return jnp.sum(a * jnp.maximum(b - best_before, 0))
+    return _fixed_order_sum(a * jnp.maximum(b - best_before, 0))
 
 
 def _hv3_batched(gains, active, max_members=None):
@@ -333,7 +350,7 @@ def _hv3_sweep(positions, heights, depths, widths):
 
     zeros = jnp.zeros((positions.shape[1], n), widths.dtype)
     (_, weighted), _ = lax.scan(add_point, (zeros, zeros), (positions, heights, depths), unroll=_HV3_UNROLL)
-    return weighted @ widths
+    return _fixed_order_sum(weighted * widths)
 
 
 def _hv3(gains):
@@ -355,7 +372,7 @@ def _hv4_batched(gains, active):
         n_chunks = math.ceil(n / chunk)
         slices = jnp.pad(slices, ((0, n_chunks * chunk - n), (0, 0)))
         volumes = lax.map(lambda s: _hv3_batched(gains[:, :3], s), slices.reshape(n_chunks, chunk, n))
-        return depths_d @ volumes.reshape(-1)[:n]
+        return _fixed_order_sum(depths_d * volumes.reshape(-1)[:n])
 
     return lax.map(one_subset, active)
 

@@ -32,6 +32,9 @@ class Result:
         problem_name, sampler, partition, budget, n_init, batch_size, config: what was run.
         max_hv: the problem's maximum hypervolume, if known.
         compile_seconds, run_seconds: wall time of compilation and of the compiled run.
+        hv_history_stderr: float[S, budget] standard error of `hv_history` (0 where it is exact;
+            Monte Carlo for M > 3 unless config.node_hv == "exact").
+        max_hv_stderr: standard error of `max_hv` when it is a Monte Carlo estimate, else None.
     """
 
     seeds: np.ndarray
@@ -50,6 +53,8 @@ class Result:
     max_hv: float | None
     compile_seconds: float
     run_seconds: float
+    hv_history_stderr: np.ndarray | None = None
+    max_hv_stderr: float | None = None
 
     @property
     def final_hv(self) -> np.ndarray:
@@ -59,7 +64,7 @@ class Result:
         """float[S, budget] log10(max_hv - hv_history); requires a known `max_hv`."""
         if self.max_hv is None:
             raise ValueError(f"problem {self.problem_name!r} has no known max_hv")
-        return log_hv_difference(self.hv_history, self.max_hv)
+        return log_hv_difference(self.hv_history, self.max_hv, self.hv_history_stderr, self.max_hv_stderr)
 
     def to_npz_dict(self) -> dict[str, Any]:
         out = {
@@ -67,6 +72,7 @@ class Result:
             "X": self.X,
             "Y": self.Y,
             "hv_history": self.hv_history,
+            "hv_history_stderr": np.zeros_like(self.hv_history) if self.hv_history_stderr is None else self.hv_history_stderr,
             "pareto_mask": self.pareto_mask,
             "problem_name": np.asarray(self.problem_name),
             "sampler": np.asarray(self.sampler),
@@ -75,6 +81,7 @@ class Result:
             "n_init": np.asarray(self.n_init),
             "batch_size": np.asarray(self.batch_size),
             "max_hv": np.asarray(np.nan if self.max_hv is None else self.max_hv),
+            "max_hv_stderr": np.asarray(np.nan if self.max_hv_stderr is None else self.max_hv_stderr),
         }
         out.update({f"diag_{k}": v for k, v in self.diagnostics.items()})
         return out
@@ -104,16 +111,25 @@ def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None, *,
     raise ValueError(f"unknown sampler {name!r}; choose one of 'random', 'cmaes', 'qehvi'")
 
 
+# Seeds become 32-bit PRNG keys: larger ones would silently repeat smaller ones.
+MAX_SEED = 2**32 - 1
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def seed_list(seeds: int | Sequence[int]) -> np.ndarray:
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise ValueError(f"seeds must be a positive count or a sequence of ints; got {seeds}")
+    """int64[S]: `seeds` as a count n (0..n-1) or a non-empty sequence of ints in [0, 2**32)."""
+    if _is_int(seeds):
+        if not 1 <= seeds <= MAX_SEED + 1:
+            raise ValueError(f"seeds as a count must be in [1, 2**32]; got {seeds}")
         return np.arange(int(seeds))
-    values = np.asarray(list(seeds))
-    if values.ndim != 1 or values.size == 0 or not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"seeds must be a positive count or a non-empty sequence of ints; got {seeds!r}")
-    if np.any(values < 0):
-        raise ValueError("seeds must be non-negative")
+    values = None if isinstance(seeds, (str, bytes)) else np.asarray(seeds, dtype=object)
+    if values is None or values.ndim != 1 or values.size == 0 or not all(_is_int(seed) for seed in values):
+        raise ValueError(f"seeds must be a positive int count or a non-empty sequence of ints; got {seeds!r}")
+    if not all(0 <= seed <= MAX_SEED for seed in values):
+        raise ValueError(f"seeds must be in [0, 2**32) (they seed 32-bit PRNG keys); got {seeds!r}")
     return values.astype(np.int64)
 
 
@@ -171,7 +187,7 @@ def optimize(
     if not isinstance(config, LaMOOConfig):
         raise TypeError(f"config must be a LaMOOConfig; got {type(config).__name__}")
     for name, value in (("budget", budget), ("n_init", n_init), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
+        if not _is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if budget < n_init:
         raise ValueError(f"budget ({budget}) must be at least n_init ({n_init})")
@@ -221,4 +237,6 @@ def optimize(
         max_hv=problem.max_hv,
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
+        hv_history_stderr=np.asarray(out.hv_history_stderr, dtype=np.float64),
+        max_hv_stderr=problem.max_hv_stderr,
     )

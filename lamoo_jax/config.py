@@ -10,12 +10,27 @@ leaf-based MCTS.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Literal
 
 _KERNELS = ("rbf", "poly", "linear")
 _ASSIGN = ("label", "prediction")
 _SELECTION = ("leaf", "path")
 _HV_METHODS = ("auto", "exact", "mc")
+_SOLVERS = ("auto", "smo", "ipm")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(name: str, value, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        allowed = f"an int >= {minimum}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,38 +81,31 @@ class LaMOOConfig:
     tree_phases: int = 3
 
     def __post_init__(self) -> None:
-        if self.svm_kernel not in _KERNELS:
-            raise ValueError(f"unknown svm_kernel {self.svm_kernel!r}; choose one of {_KERNELS}")
-        if self.assign_by not in _ASSIGN:
-            raise ValueError(f"unknown assign_by {self.assign_by!r}; choose one of {_ASSIGN}")
-        if self.selection not in _SELECTION:
-            raise ValueError(f"unknown selection {self.selection!r}; choose one of {_SELECTION}")
-        if self.node_hv not in _HV_METHODS:
-            raise ValueError(f"unknown node_hv {self.node_hv!r}; choose one of {_HV_METHODS}")
-        if isinstance(self.cp, str):
-            if self.cp != "auto":
-                raise ValueError(f"cp must be a non-negative number or 'auto'; got {self.cp!r}")
-        elif not self.cp >= 0:
+        for name, choices in (("svm_kernel", _KERNELS), ("svm_solver", _SOLVERS), ("assign_by", _ASSIGN),
+                              ("selection", _SELECTION), ("node_hv", _HV_METHODS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {choices}")
+        if self.cp != "auto" and not (_is_number(self.cp) and self.cp >= 0):
             raise ValueError(f"cp must be a non-negative number or 'auto'; got {self.cp!r}")
-        if isinstance(self.svm_gamma, str):
-            if self.svm_gamma not in ("scale", "auto"):
-                raise ValueError(f"svm_gamma must be 'scale', 'auto' or a positive number; got {self.svm_gamma!r}")
-        elif not self.svm_gamma > 0:
+        if self.svm_gamma not in ("scale", "auto") and not (_is_number(self.svm_gamma) and self.svm_gamma > 0):
             raise ValueError(f"svm_gamma must be 'scale', 'auto' or a positive number; got {self.svm_gamma!r}")
-        if not self.svm_C > 0:
-            raise ValueError(f"svm_C must be positive; got {self.svm_C}")
-        if self.min_split_size < 2:
-            raise ValueError(f"min_split_size must be at least 2; got {self.min_split_size}")
-        if self.max_nodes < 1:
-            raise ValueError(f"max_nodes must be at least 1; got {self.max_nodes}")
-        if self.max_depth is not None and self.max_depth < 0:
-            raise ValueError(f"max_depth must be None or >= 0; got {self.max_depth}")
-        if self.hv_mc_samples < 16:
-            raise ValueError(f"hv_mc_samples must be at least 16; got {self.hv_mc_samples}")
-        if self.tree_phases < 1:
-            raise ValueError(f"tree_phases must be at least 1; got {self.tree_phases}")
-        if self.n_candidates < 1:
-            raise ValueError(f"n_candidates must be positive; got {self.n_candidates}")
+        if not (_is_number(self.svm_C) and self.svm_C > 0):
+            raise ValueError(f"svm_C must be a positive number; got {self.svm_C!r}")
+        if not _is_number(self.svm_coef0):
+            raise ValueError(f"svm_coef0 must be a number; got {self.svm_coef0!r}")
+        if self.svm_kernel == "poly" and self.svm_coef0 < 0:
+            raise ValueError(
+                f"svm_coef0 must be >= 0 for the poly kernel (got {self.svm_coef0}): with a negative "
+                "coef0 the kernel is not positive semi-definite and the SVM's QP is not convex"
+            )
+        _check_int("svm_degree", self.svm_degree, 1)
+        _check_int("svm_max_iter", self.svm_max_iter, 1, optional=True)
+        _check_int("min_split_size", self.min_split_size, 2)
+        _check_int("max_nodes", self.max_nodes, 1)
+        _check_int("max_depth", self.max_depth, 0, optional=True)
+        _check_int("hv_mc_samples", self.hv_mc_samples, 16)
+        _check_int("tree_phases", self.tree_phases, 1)
+        _check_int("n_candidates", self.n_candidates, 1)
 
     def replace(self, **changes) -> "LaMOOConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

@@ -32,6 +32,9 @@ from lamoo_jax.samplers.base import ProposalContext, empty_region
 from lamoo_jax.samplers.random import RandomSampler
 from lamoo_jax.tree import build_tree, depth_capacities
 
+# Key of the Monte Carlo hypervolume history (M > 3 or node_hv="mc"), the same for every seed.
+HISTORY_MC_SEED = 0
+
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
@@ -196,8 +199,8 @@ def step(state: RunState, problem: Problem, spec: RunSpec, tree_rows: int | None
     )
     proposal, sampler_state = spec.sampler.propose(propose_key, sampler_state, context, q)
     Y_new = _evaluate(problem, proposal.X)
-    X = jax.lax.dynamic_update_slice(state.X, proposal.X.astype(state.X.dtype), (state.count, 0))
-    Y = jax.lax.dynamic_update_slice(state.Y, Y_new, (state.count, 0))
+    X = jax.lax.dynamic_update_slice(state.X, proposal.X.astype(state.X.dtype), (state.count, jnp.int32(0)))
+    Y = jax.lax.dynamic_update_slice(state.Y, Y_new, (state.count, jnp.int32(0)))
     counted = (state.count + jnp.arange(q)) < spec.budget
     new_state = RunState(
         X=X,
@@ -228,6 +231,7 @@ class RunOutput(NamedTuple):
         X: [budget, d] samples in evaluation order.
         Y: float32[budget, M] objectives, minimised convention.
         hv_history: float32[budget] hypervolume of the first i+1 samples.
+        hv_history_stderr: float32[budget] its standard error (0 where it is exact).
         pareto_mask: bool[budget] non-dominated samples of the run.
         info: IterationInfo stacked over iterations.
         invalid: int32 slots that could not be filled with new points.
@@ -237,6 +241,7 @@ class RunOutput(NamedTuple):
     X: jax.Array
     Y: jax.Array
     hv_history: jax.Array
+    hv_history_stderr: jax.Array
     pareto_mask: jax.Array
     info: IterationInfo
     invalid: jax.Array
@@ -245,10 +250,13 @@ class RunOutput(NamedTuple):
 
 def run(key: jax.Array, problem: Problem, spec: RunSpec) -> RunOutput:
     """A whole run of one seed: init, `lax.scan` of `step`, then the hypervolume history."""
-    history_key, key = jax.random.split(key)
+    # The run draws from the second key of a split of the seed's key. The Monte Carlo history does
+    # not use the seed: one key for all seeds, so equal sample sets get equal estimates.
+    key = jax.random.split(key)[1]
     state = init(key, problem, spec)
     infos = []
-    for tree_rows, length in spec.phases():
+    # budget == n_init: no iteration; a zero-length scan still gives the diagnostics their shape.
+    for tree_rows, length in spec.phases() or [(spec.budget, 0)]:
         state, info = jax.lax.scan(lambda s, _: step(s, problem, spec, tree_rows), state, None, length=length)
         infos.append(info)
     info = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *infos)
@@ -256,12 +264,14 @@ def run(key: jax.Array, problem: Problem, spec: RunSpec) -> RunOutput:
     ref = jnp.asarray(problem.ref_point_min(), jnp.float32)
     if spec.config.use_exact_hv(problem.n_obj):
         history = hv_history_exact(Y, ref)
+        history_stderr = jnp.zeros_like(history)
     else:
-        history = hv_history_mc(history_key, Y, ref, spec.config.hv_mc_samples)
+        history, history_stderr = hv_history_mc(jax.random.key(HISTORY_MC_SEED), Y, ref, spec.config.hv_mc_samples)
     return RunOutput(
         X=X,
         Y=Y,
         hv_history=history,
+        hv_history_stderr=history_stderr,
         pareto_mask=nondominated_mask(Y),
         info=info,
         invalid=state.invalid,

@@ -421,7 +421,7 @@ def test_resolution_order(monkeypatch, tmp_path):
     assert locate.resolve_data_dir(tmp_path / "arg") == (tmp_path / "arg", "argument")
 
 
-def test_missing_files_error_names_files_sources_and_fetch_command(tmp_path, monkeypatch):
+def test_missing_files_error_names_folder_and_fetch_command_and_list_has_sources(tmp_path, monkeypatch):
     specs = locate.MANIFESTS["nasbench201"]
     present = specs[0]
     (tmp_path / present.relpath).parent.mkdir(parents=True)
@@ -431,10 +431,15 @@ def test_missing_files_error_names_files_sources_and_fetch_command(tmp_path, mon
         get_problem("nasbench201")
     message = str(info.value)
     assert str(tmp_path) in message and "lamoo-jax data fetch nasbench201" in message
+    assert len(message.splitlines()) == 2, "one line for the folder, one for what to do"
+    missing = {spec.relpath for spec in info.value.missing}
+    assert missing == {spec.relpath for spec in specs if spec.required and spec is not present}
+    # The per-file detail (source repository, pinned commit, URL) is `lamoo-jax data list`.
+    listing = locate.describe_files(tmp_path)
     for spec in specs:
-        if spec.required and spec is not present:
-            assert spec.relpath in message and spec.commit in message and spec.repo in message
-    assert f"  {present.relpath} <-" not in message
+        line = next(row for row in listing.splitlines() if f" {spec.relpath} <-" in row)
+        assert spec.commit in line and spec.repo in line
+        assert line.startswith("present" if spec is present else "MISSING")
 
 
 def test_lamoo_runs_end_to_end_on_nasbench201(cache_path):

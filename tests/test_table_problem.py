@@ -121,7 +121,9 @@ def test_csv_round_trip_directions_ref_and_max_hv(tmp_path):
     np.testing.assert_array_equal(Y_min, vals.astype(np.float32) * np.array([-1, 1, 1]))
     ref_min = problem.ref_point_min()
     span = Y_min.max(0) - Y_min.min(0)
-    np.testing.assert_allclose(ref_min, Y_min.max(0) + 0.1 * span, rtol=1e-12)
+    # worst + 10% of the range, rounded up to the float32 number the runs measure against
+    assert np.array_equal(ref_min.astype(np.float32), ref_min) and np.all(ref_min >= Y_min.max(0) + 0.1 * span)
+    np.testing.assert_allclose(ref_min, Y_min.max(0) + 0.1 * span, rtol=1.2e-7)
     assert np.all(Y_min < ref_min)
     assert problem.max_hv == pytest.approx(brute_force_hv(Y_min, ref_min), rel=1e-9)
     assert problem.max_hv == pytest.approx(moocore.hypervolume(Y_min, ref=ref_min), rel=1e-12)
@@ -308,3 +310,20 @@ def test_lamoo_end_to_end_on_tables(name, tmp_path):
     config = LaMOOConfig(min_split_size=5, max_nodes=7, n_candidates=256, svm_max_iter=50)
     result = optimize(problem, budget=20, n_init=10, batch_size=5, seeds=2, config=config)
     _check_run_against_table(problem, result)
+
+
+def test_max_hv_uses_the_float32_reference_point_the_run_uses():
+    # Objectives near 1000 with a span of 10: the default reference point is not a float32 number,
+    # and the maximum at the float64 point was below what a run (float32) measures.
+    from lamoo_jax.api import optimize
+
+    rng = np.random.default_rng(3)
+    values = np.stack([rng.uniform(990, 1000, 50), rng.uniform(0, 1, 50)], 1)
+    problem = finite_table_problem(rng.random((50, 2)), values, ["min", "min"])
+    ref = problem.ref_point_min()
+    assert np.array_equal(ref.astype(np.float32).astype(np.float64), ref)
+    assert np.all(ref > values.astype(np.float32).max(axis=0))
+    assert problem.max_hv == moocore.hypervolume(values.astype(np.float32).astype(np.float64), ref=ref)
+    result = optimize(problem, budget=50, n_init=10, batch_size=10, seeds=1, partition=False)
+    assert result.hv_history[0, -1] == pytest.approx(problem.max_hv, rel=1e-6)
+    assert np.isfinite(result.log_hv_difference()).all()

@@ -254,6 +254,10 @@ def finite_table_problem(
                 f"{source}: ref_point must hold {vals.shape[1]} finite values; got {np.asarray(ref_point).tolist()}"
             )
         ref_min = ref_user * signs
+    # The run measures against the float32 reference point, so the maximum must too (or a run that
+    # finds the whole front can exceed it). Rounded up: points inside the float64 point stay inside.
+    ref32 = ref_min.astype(np.float32)
+    ref_min = np.where(ref32 < ref_min, np.nextafter(ref32, np.float32(np.inf)), ref32).astype(np.float64)
     max_hv, note = exact_hypervolume(Y_min, ref_min)
     return Problem.create(
         space=FiniteSet.create(enc.astype(np.float32)),

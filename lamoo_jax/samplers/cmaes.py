@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 from evosax.algorithms import CMA_ES
 
+from kernels._checks import float_dtype
 from kernels.dominance import dominance_count
 from lamoo_jax import _random
 from lamoo_jax.samplers.base import Proposal, ProposalContext, select_in_region
@@ -76,12 +77,18 @@ class CMAESSampler:
     name: str = "cmaes"
     batch_size: int = 5
 
+    def __post_init__(self) -> None:
+        # evosax's recombination weights for a population of one are NaN: every proposal would be NaN.
+        if self.batch_size < 2:
+            raise ValueError(f"the cmaes sampler needs batch_size >= 2 (its population); got {self.batch_size}")
+
     def _strategy(self, unit_dim: int, q: int) -> CMA_ES:
         return CMA_ES(population_size=q, solution=jnp.zeros(unit_dim))
 
     def init(self, key: jax.Array, space, n_obj: int) -> CMAESState:
         es = self._strategy(space.unit_dim, self.batch_size)
-        params = es.default_params.replace(std_init=jnp.float32(self.std_init))
+        # evosax updates the step size in the default float dtype (float64 under jax x64).
+        params = es.default_params.replace(std_init=jnp.asarray(self.std_init, float_dtype()))
         es_state = es.init(key, jnp.full(space.unit_dim, 0.5), params)
         return CMAESState(
             es_state=es_state,
