@@ -53,14 +53,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
-import os
 import time
 
 import moocore
 import numpy as np
 from scipy.optimize import brentq, minimize
+
+from lamoo_jax._atomic import atomic_write_json
 
 BC_REF = np.array([18.0, 6.0])
 VS_REF = np.array([1864.72022, 11.81993945, 0.2903999384])
@@ -522,11 +522,7 @@ def main() -> None:
     print(f"  ({time.perf_counter() - t1:.1f} s)")
 
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(results, fh, indent=2)
-        os.replace(tmp, args.out)
+        atomic_write_json(args.out, results)
 
 
 if __name__ == "__main__":

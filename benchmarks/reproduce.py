@@ -6,10 +6,13 @@
 For every problem and sampler it runs LaMOO+X (partition=True) and X alone (partition=False) for
 the same seeds and budget (10 initial samples + 5 per iteration; 100 samples, 200 for DTLZ2), then
 writes:
-- `cells/<problem>__<sampler>__<lamoo|plain>.npz`: each cell's hypervolume histories, written
-  atomically; an interrupted study resumes from the cells already on disk (a cell is either
-  complete or absent, never half written or duplicated);
-- `curves_<problem>.png`: log10(HV_max - HV) vs samples, median with a distribution-free 95% confidence band of the median;
+- `cells/<problem>__<sampler>__<lamoo|plain>__s<seeds>.npz`: each cell's hypervolume histories,
+  written atomically; an interrupted study resumes from the cells already on disk (a cell is either
+  complete or absent, never half written or duplicated). A cell with more seeds than asked for is
+  reused (its first --seeds runs: seeds 0..n-1, each independent of its batch); cells of earlier
+  versions, named without `__s<seeds>`, are read too;
+- `curves_<problem>.png`: log10(HV_max - HV) vs samples, median with a distribution-free 95% confidence
+  band of the median (from 6 seeds up; with fewer the median alone);
 - `table.md` and `summary.json`: final log HV difference and the sample ratio, next to the
   paper's claims.
 
@@ -22,16 +25,15 @@ within the budget.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import get_problem
 from benchmarks.timing import machine_info, write_json_atomic
+from lamoo_jax._atomic import atomic_savez_compressed, atomic_write_text
 
 # (problem key, registry name, options, budget, svm kernel as the reference code uses)
 PROBLEMS = {
@@ -53,23 +55,50 @@ PAPER_CLAIMS = {
 }
 
 
-def _save_atomic_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # qEHVI settings of the study: BoTorch's reference uses 128 quasi-MC samples and 1024 raw samples with
 # L-BFGS restarts; on 2 CPU cores we score 64 in-region candidates with 32 MC samples (documented
 # in the README next to the results).
 QEHVI_OPTIONS = {"mc_samples": 32, "n_candidates": 64, "raw_samples": 512, "gp_steps": 50}
+
+
+def cell_path(out: Path, key: str, sampler: str, partition: bool, seeds: int) -> Path:
+    """Where a cell of `seeds` seeds is written; the seed count is part of the name, so studies
+    with different seed counts never overwrite each other's cells."""
+    return out / "cells" / f"{_cell_stem(key, sampler, partition)}__s{seeds}.npz"
+
+
+def _cell_stem(key: str, sampler: str, partition: bool) -> str:
+    return f"{key}__{sampler}__{'lamoo' if partition else 'plain'}"
+
+
+def _read_cell(path: Path) -> dict | None:
+    """A cell's arrays, or None when the file is unreadable (then it is simply recomputed)."""
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def find_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int) -> dict | None:
+    """The cached cell with the fewest seeds >= `seeds`, cut to its first `seeds` seeds, or None.
+
+    Cells run seeds 0..n-1 and a seed's run does not depend on its batch, so the first `seeds`
+    runs of a larger cell are exactly the cell asked for. Reads the seed-tagged names and the
+    untagged names of earlier versions (`<key>__<sampler>__<lamoo|plain>.npz`).
+    """
+    folder = out / "cells"
+    stem = _cell_stem(key, sampler, partition)
+    best = None
+    for path in sorted(folder.glob(f"{stem}__s*.npz")) + [folder / f"{stem}.npz"]:
+        cell = _read_cell(path) if path.is_file() else None
+        if cell is None or "seeds" not in cell or int(cell["seeds"]) < seeds:
+            continue
+        if best is None or int(cell["seeds"]) < int(best["seeds"]):
+            best = cell
+    if best is None or int(best["seeds"]) == seeds:
+        return best
+    return dict(best, hv_history=best["hv_history"][:seeds], seeds=np.asarray(seeds), cut_from_seeds=best["seeds"])
 
 
 def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int, cached_only: bool = False) -> dict:
@@ -77,13 +106,12 @@ def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int, cac
     from lamoo_jax.api import optimize
     from lamoo_jax.config import LaMOOConfig
 
-    path = out / "cells" / f"{key}__{sampler}__{'lamoo' if partition else 'plain'}.npz"
-    if path.exists():
-        data = np.load(path)
-        if int(data["seeds"]) == seeds:
-            return {k: data[k] for k in data.files}
+    cached = find_cell(out, key, sampler, partition, seeds)
+    if cached is not None:
+        return cached
+    path = cell_path(out, key, sampler, partition, seeds)
     if cached_only:
-        raise FileNotFoundError(f"cell {path.name} not on disk (--cached-only)")
+        raise FileNotFoundError(f"cell {path.name} (or one with more seeds) not on disk (--cached-only)")
     name, options, budget, kernel = PROBLEMS[key]
     problem = get_problem(name, **options)
     config = LaMOOConfig(svm_kernel=kernel)
@@ -107,7 +135,7 @@ def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int, cac
         "run_s": np.asarray(run_s),
         "wall_s": np.asarray(time.perf_counter() - start),
     }
-    _save_atomic_npz(path, **cell)
+    atomic_savez_compressed(path, cell)
     return cell
 
 
@@ -151,6 +179,19 @@ def median_confidence_band(values: np.ndarray, level: float = 0.95) -> tuple[np.
     return ordered[k - 1], ordered[n - k]
 
 
+# Fewest seeds for which the distribution-free 95% band of the median exists: with 5, even the
+# outermost order statistics miss the median with probability 1/32 > 2.5% on each side.
+MIN_BAND_SEEDS = 6
+
+
+def _band_or_none(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The median's 95% band, or None when there are too few seeds for one (the curve is still drawn)."""
+    try:
+        return median_confidence_band(values)
+    except ValueError:
+        return None
+
+
 def plot_problem(out: Path, key: str, cells: dict) -> Path | None:
     try:
         import matplotlib
@@ -160,19 +201,24 @@ def plot_problem(out: Path, key: str, cells: dict) -> Path | None:
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
+    banded = True
     colors = {"random": "tab:blue", "cmaes": "tab:orange", "qehvi": "tab:green", "nsga2": "tab:gray"}
     for (sampler, partition), cell in sorted(cells.items()):
         values = log_diff(cell["hv_history"], float(cell["max_hv"]))
         x = np.arange(1, values.shape[1] + 1)
         median = np.median(values, axis=0)
-        low, high = median_confidence_band(values)
         label = f"LaMOO+{sampler}" if partition else sampler
         style = "-" if partition else "--"
         ax.plot(x, median, style, color=colors.get(sampler), label=label)
-        ax.fill_between(x, low, high, color=colors.get(sampler), alpha=0.15)
+        band = _band_or_none(values)
+        if band is not None:
+            ax.fill_between(x, *band, color=colors.get(sampler), alpha=0.15)
+        else:
+            banded = False
     ax.set_xlabel("samples")
     ax.set_ylabel("log10(HV_max - HV)")
-    ax.set_title(f"{key}: median over seeds, 95% confidence band", fontsize=10)
+    note = "95% confidence band" if banded else f"no confidence band (fewer than {MIN_BAND_SEEDS} seeds)"
+    ax.set_title(f"{key}: median over seeds, {note}", fontsize=10)
     ax.legend()
     fig.tight_layout()
     path = out / f"curves_{key}.png"
@@ -194,7 +240,14 @@ def main(argv=None) -> int:
     samplers = [s for s in args.samplers.split(",") if s]
     unknown = [p for p in problems if p not in PROBLEMS]
     if unknown:
-        raise SystemExit(f"unknown problem(s) {unknown}; choose from {list(PROBLEMS)}")
+        parser.error(f"unknown problem(s) {unknown}; choose from {list(PROBLEMS)}")  # exits 2
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1; got {args.seeds}")
+    if args.seeds < MIN_BAND_SEEDS:
+        print(f"note: {args.seeds} seeds are too few for a 95% confidence band of the median "
+              f"(needs {MIN_BAND_SEEDS}); the curves show the median only")
+
+    out.mkdir(parents=True, exist_ok=True)  # the curves are saved before any cell may have created it
 
     rows, summary = [], {"machine": machine_info(), "seeds": args.seeds, "cells": []}
     for key in problems:
@@ -244,10 +297,7 @@ def main(argv=None) -> int:
         "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "table.md.tmp"
-    tmp.write_text("\n".join(table) + "\n")
-    os.replace(tmp, out / "table.md")
+    atomic_write_text(out / "table.md", "\n".join(table) + "\n")
     write_json_atomic(out / "summary.json", summary)
     print("\n".join(table))
     print(f"\nwrote {out / 'table.md'}, {out / 'summary.json'} and the curves")

@@ -7,15 +7,15 @@ inputs. Reference implementations (numpy, moocore, sklearn) are timed with :func
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import tempfile
 import time
 from typing import Any, Callable, Iterable, Sequence
 
 import jax
+
+from lamoo_jax._atomic import atomic_write_json
 
 
 def _block(out: Any) -> Any:
@@ -127,22 +127,8 @@ def machine_info() -> dict:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically (numpy scalars and arrays become JSON numbers / lists)."""
+    atomic_write_json(path, obj, default=_json_default)
 
 
 def _json_default(value: Any) -> Any:

@@ -3,51 +3,132 @@
     lamoo-jax run --problem NAME [--sampler random] [--budget 100] [--seeds 8] [--out DIR]
     lamoo-jax problems
     lamoo-jax data fetch nasbench201 [--dest DIR]
+
+With --out, each run is written to DIR/<problem>_<sampler>_<lamoo|plain>_b<budget>_s<seeds>_<hash>.npz,
+the hash covering every option of the run (problem options, config, n_init, batch size, ...); the
+file also records those options (run_options, config, problem_options as JSON) and the reference point.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
+import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lamoo_jax._atomic import atomic_savez_compressed
+
 DEFAULT_PROBLEM = "nasbench_graph"
 
 
-def _parse_options(pairs: list[str]) -> dict:
-    """`key=value` pairs; values parsed as JSON when possible (numbers, booleans), else strings."""
+def _parse_options(pairs: list[str], flag: str) -> dict:
+    """`key=value` pairs; values parsed as JSON when possible (numbers, booleans, lists), else strings.
+
+    Raises ValueError (exit status 2, like every other input error) for a pair without '=' or with
+    an empty key; `flag` names the option in the message.
+    """
     options = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"error: option {pair!r} is not of the form key=value")
-        key, value = pair.split("=", 1)
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} {pair!r} is not of the form key=value")
         try:
-            options[key] = json.loads(value)
+            options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
-            options[key] = value
+            options[key.strip()] = value
     return options
 
 
-def save_result_npz(result, path: Path) -> None:
-    """Write a Result to `path` atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+def _jsonable(value):
+    """`value` as plain JSON data (numpy scalars and arrays, tuples); anything else as its repr."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def run_options(args, problem_options: dict, config) -> dict:
+    """Everything that determines a `lamoo-jax run`'s results, as plain JSON data.
+
+    The full config is recorded (not only the -C overrides), so a run is identified by what it
+    ran with, not by how it was spelled.
+    """
+    return {
+        "problem": args.problem.strip().lower().replace("-", "_"),
+        "problem_options": _jsonable(problem_options),
+        "sampler": args.sampler,
+        "partition": not args.no_partition,
+        "budget": args.budget,
+        "n_init": args.n_init,
+        "batch_size": args.batch_size,
+        "seeds": args.seeds,
+        "config": _jsonable(dataclasses.asdict(config)),
+    }
+
+
+def options_hash(options: dict) -> str:
+    """A short hash of `options` that is the same across runs, machines and Python versions."""
+    text = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def result_path(out: str | os.PathLike, result, options: dict) -> Path:
+    """File of a run: readable tag plus the options' hash, so runs that differ in any option
+    (problem options, config, n_init, batch size, ...) never overwrite each other."""
+    tag = f"{result.problem_name}_{result.sampler}_{'lamoo' if result.partition else 'plain'}_b{result.budget}_s{len(result.seeds)}"
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", tag)  # user-named tables may contain '/' or spaces
+    return Path(out) / f"{tag}_{options_hash(options)}.npz"
+
+
+def result_arrays(result, problem, options: dict) -> dict:
+    """`Result.to_npz_dict()` plus what is needed to interpret or repeat the run later."""
+    arrays = result.to_npz_dict()
+    arrays.update(
+        run_options=np.asarray(json.dumps(options, sort_keys=True)),
+        run_hash=np.asarray(options_hash(options)),
+        config=np.asarray(json.dumps(options["config"], sort_keys=True)),
+        problem_options=np.asarray(json.dumps(options["problem_options"], sort_keys=True)),
+        ref_point=np.asarray(problem.ref_point, dtype=np.float64),
+        directions=np.asarray(problem.directions, dtype=np.int8),
+        objective_names=np.asarray(problem.objective_names),
+    )
+    return arrays
+
+
+def save_result_npz(result, path: Path, arrays: dict | None = None) -> None:
+    """Write a Result (or the given `arrays` of it) to `path` atomically, with ordinary permissions."""
+    atomic_savez_compressed(path, result.to_npz_dict() if arrays is None else arrays)
+
+
+def _final_log_hv_difference(result) -> tuple[np.ndarray | None, str | None]:
+    """Final log10(HV_max - HV) per seed, or (None, warning) when it cannot be given.
+
+    `log_hv_difference` raises when a run exceeds the declared max HV; the run itself is still
+    valid, so the summary goes on without that column.
+    """
+    if result.max_hv is None:
+        return None, None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **result.to_npz_dict())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return result.log_hv_difference()[:, -1], None
+    except ValueError as error:
+        return None, f"warning: log10(HVmax-HV) not shown: {error}"
 
 
 def summarize(result) -> str:
+    """Per-seed summary: final hypervolume, Pareto points and, when known, the log HV difference."""
     lines = [
         f"problem {result.problem_name}  sampler {result.sampler}  partition {result.partition}  "
         f"budget {result.budget}  seeds {len(result.seeds)}",
@@ -55,7 +136,7 @@ def summarize(result) -> str:
         f"({len(result.seeds) / max(result.run_seconds, 1e-9):.1f} runs/s, "
         f"{len(result.seeds) * result.budget / max(result.run_seconds, 1e-9):.0f} samples/s)",
     ]
-    log_diff = result.log_hv_difference()[:, -1] if result.max_hv is not None else None
+    log_diff, warning = _final_log_hv_difference(result)
     header = f"{'seed':>6} {'final HV':>14} {'Pareto pts':>10}" + (f" {'log10(HVmax-HV)':>16}" if log_diff is not None else "")
     lines.append(header)
     for i, seed in enumerate(result.seeds):
@@ -65,6 +146,8 @@ def summarize(result) -> str:
         lines.append(row)
     if result.max_hv is not None:
         lines.append(f"max HV of the problem: {result.max_hv:.10g}")
+    if warning:
+        lines.append(warning)
     return "\n".join(lines)
 
 
@@ -73,8 +156,10 @@ def cmd_run(args) -> int:
     from lamoo_jax.api import optimize
     from lamoo_jax.config import LaMOOConfig
 
-    problem = get_problem(args.problem, **_parse_options(args.problem_option))
-    config = LaMOOConfig().replace(**_parse_options(args.config)) if args.config else LaMOOConfig()
+    problem_options = _parse_options(args.problem_option, "-P/--problem-option")
+    config_options = _parse_options(args.config, "-C/--config")
+    problem = get_problem(args.problem, **problem_options)
+    config = LaMOOConfig().replace(**config_options) if config_options else LaMOOConfig()
     result = optimize(
         problem,
         budget=args.budget,
@@ -85,11 +170,14 @@ def cmd_run(args) -> int:
         seeds=args.seeds,
         config=config,
     )
-    print(summarize(result))
+    # Save first: a finished run must never be lost to a failure while summarising it.
+    path = None
     if args.out:
-        tag = f"{result.problem_name}_{args.sampler}_{'lamoo' if result.partition else 'plain'}_b{args.budget}_s{args.seeds}"
-        path = Path(args.out) / f"{tag}.npz"
-        save_result_npz(result, path)
+        options = run_options(args, problem_options, config)
+        path = result_path(args.out, result, options)
+        save_result_npz(result, path, result_arrays(result, problem, options))
+    print(summarize(result))
+    if path is not None:
         print(f"wrote {path}")
     return 0
 
@@ -115,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=int, default=8, help="number of seeds (0..n-1), run at once")
     run.add_argument("--no-partition", action="store_true", help="run the bare sampler (baseline)")
     run.add_argument("--config", "-C", action="append", default=[], metavar="KEY=VALUE", help="LaMOOConfig option, e.g. -C svm_kernel=rbf")
-    run.add_argument("--out", default=None, help="folder for the results (.npz)")
+    run.add_argument("--out", default=None, help="folder for the results (one .npz per distinct set of run options)")
     run.set_defaults(func=cmd_run)
 
     problems = sub.add_parser("problems", help="list the problems by name")

@@ -4,6 +4,8 @@
   files at their pinned commits and verify SHA-256 (:mod:`benchmarks.data.fetch`).
 - ``lamoo-jax data prepare nasbench201 [--data-dir DIR] [--cache PATH]``: build (or verify) the compact
   ``.npz`` cache of the table (:mod:`benchmarks.data.nasbench201_build`).
+- ``lamoo-jax data list nasbench201 [--data-dir DIR]``: each source file, present or missing in the
+  data folder, with its repository, pinned commit and URL (:func:`benchmarks.data.locate.describe_files`).
 
 Each leaf parser sets ``func``: the caller runs ``args.func(args)`` and uses its return as exit status.
 """
@@ -25,8 +27,15 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return prepare_main(args)
 
 
+def _run_list(args: argparse.Namespace) -> int:
+    from benchmarks.data.locate import describe_files
+
+    print(describe_files(args.data_dir, args.dataset))
+    return 0
+
+
 def add_data_subcommand(subparsers) -> argparse.ArgumentParser:
-    """Add ``data`` (with ``fetch`` and ``prepare``) to an argparse `subparsers` object; returns its parser."""
+    """Add ``data`` (with ``fetch``, ``prepare`` and ``list``) to an argparse `subparsers` object; returns its parser."""
     from benchmarks.data.fetch import build_parser
 
     data = subparsers.add_parser("data", help="download and prepare NAS benchmark tables")
@@ -40,6 +49,10 @@ def add_data_subcommand(subparsers) -> argparse.ArgumentParser:
     prepare.add_argument("--cache", default=None, help="cache file path (default: in the user cache dir)")
     prepare.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is up to date")
     prepare.set_defaults(func=_run_prepare)
+    listing = actions.add_parser("list", help="list a dataset's source files: present or missing, source and URL")
+    listing.add_argument("dataset", choices=["nasbench201"])
+    listing.add_argument("--data-dir", default=None, help="data directory (default: $LAMOO_JAX_DATA, else user cache)")
+    listing.set_defaults(func=_run_list)
     return data
 
 

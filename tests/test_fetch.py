@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -86,6 +88,10 @@ def test_fetch_downloads_verifies_and_resumes(server, tmp_path):
         assert (dest / spec.relpath).read_bytes() == (DATA / spec.relpath).read_bytes()
     assert require_files(dest) == dest
     assert not list(dest.rglob("*.part")), "no temporary files left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {stat.S_IMODE((dest / s.relpath).stat().st_mode) for s in SPECS}
+    assert modes == {0o666 & ~umask}, "downloads get ordinary permissions, not mkstemp's 0600"
 
     server.requests.clear()
     fetch_mod.fetch("nasbench201", dest=dest, base_urls=server.url, log=None)

@@ -1,9 +1,12 @@
-"""The reproduction study's statistics: the samples ratio and the median's confidence band."""
+"""The reproduction study: the samples ratio, the median's confidence band, cells keyed by seed count and
+studies with fewer seeds than a band needs."""
+
+import json
 
 import numpy as np
 import pytest
 
-from benchmarks.reproduce import median_confidence_band, sample_ratio
+from benchmarks.reproduce import cell_path, find_cell, main, median_confidence_band, sample_ratio
 
 
 @pytest.mark.parametrize("n, ranks", [(16, (4, 13)), (10, (2, 9)), (7, (1, 7)), (32, (10, 23))])
@@ -37,3 +40,42 @@ def test_sample_ratio():
     assert ratio == first / budget and text == f"{100 * first / budget:.0f}%"
     assert sample_ratio(plain * 0.5, plain) == (None, "> 100% (not reached)")
     assert sample_ratio(lamoo, plain * 0.0)[0] is None
+
+
+def _write_cell(path, seeds, budget=10, offset=0.0):
+    """A fabricated cell: seed i's hypervolume history rises to 0.5 + i / 100 (+ offset)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history = np.linspace(0.0, 1.0, budget)[None, :] * (0.5 + offset + np.arange(seeds)[:, None] / 100)
+    cell = {"hv_history": history, "max_hv": np.asarray(2.0), "seeds": np.asarray(seeds), "budget": np.asarray(budget),
+            "compile_s": np.asarray(0.0), "run_s": np.asarray(0.0), "wall_s": np.asarray(0.0)}
+    np.savez_compressed(path, **cell)
+    return history
+
+
+def test_cells_are_named_by_seed_count_and_reused_from_larger_ones(tmp_path):
+    assert cell_path(tmp_path, "branin_currin", "random", True, 4).name == "branin_currin__random__lamoo__s4.npz"
+    legacy = _write_cell(tmp_path / "cells" / "branin_currin__random__lamoo.npz", 16)  # earlier versions' name
+    cell = find_cell(tmp_path, "branin_currin", "random", True, 4)
+    np.testing.assert_array_equal(cell["hv_history"], legacy[:4])
+    assert int(cell["seeds"]) == 4
+    assert find_cell(tmp_path, "branin_currin", "random", True, 16)["hv_history"].shape == (16, 10)
+    assert find_cell(tmp_path, "branin_currin", "random", True, 17) is None
+    assert find_cell(tmp_path, "branin_currin", "random", False, 4) is None
+    # An exact match is preferred over cutting a larger cell; neither overwrites the other.
+    exact = _write_cell(cell_path(tmp_path, "branin_currin", "random", True, 4), 4, offset=0.1)
+    np.testing.assert_array_equal(find_cell(tmp_path, "branin_currin", "random", True, 4)["hv_history"], exact)
+    np.testing.assert_array_equal(find_cell(tmp_path, "branin_currin", "random", True, 16)["hv_history"], legacy)
+
+
+def test_study_with_few_seeds_writes_its_table(tmp_path, capsys):
+    for partition in ("lamoo", "plain"):
+        _write_cell(tmp_path / "cells" / f"branin_currin__random__{partition}__s3.npz", 3, offset=0.2 if partition == "lamoo" else 0.0)
+    argv = ["--cached-only", "--seeds", "3", "--problems", "branin_currin", "--samplers", "random", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert "too few for a 95% confidence band" in capsys.readouterr().out
+    assert "| branin_currin | random | 10 |" in (tmp_path / "table.md").read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["seeds"] == 3 and summary["cells"][0]["sampler"] == "random"
+    with pytest.raises(SystemExit) as info:
+        main(["--seeds", "0", "--out", str(tmp_path)])
+    assert info.value.code == 2

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from os import PathLike
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmarks.data.locate import MANIFESTS, RAW_BASE_URL, FileSpec, resolve_data_dir, source_url
+from lamoo_jax._atomic import atomic_file
 
 __all__ = ["ChecksumError", "FetchError", "fetch", "file_sha256", "main", "build_parser"]
 
@@ -51,13 +50,16 @@ def file_sha256(path: str | PathLike) -> str:
 
 
 def _download_verified(url: str, target: Path, spec: FileSpec, timeout: float) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        digest = hashlib.sha256()
-        size = 0
+    """Stream `url` into `target`, hashing as it goes; `target` appears only when hash and size match.
+
+    Raising inside ``atomic_file`` aborts the write: the partial download is deleted and nothing is
+    written under the target's name.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with atomic_file(target, "wb", suffix=".part") as out:
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     size += len(chunk)
                     if size > spec.size:
@@ -73,10 +75,6 @@ def _download_verified(url: str, target: Path, spec: FileSpec, timeout: float) -
                 f"{spec.relpath}: SHA-256 mismatch for {url}: got {digest.hexdigest()} ({size} bytes), "
                 f"expected {spec.sha256} ({spec.size} bytes); the file was not saved"
             )
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
 
 
 def fetch(

@@ -2,16 +2,17 @@
 
 Resolution order of the data directory (the first that is given wins; it is not searched further):
 
-1. an explicit ``data_dir`` argument (the CLI's ``--data-dir``),
+1. an explicit ``data_dir`` argument (``-P data_dir=DIR`` for ``lamoo-jax run``, ``--data-dir`` for
+   ``lamoo-jax data prepare``, ``data_dir=`` in Python),
 2. the environment variable ``LAMOO_JAX_DATA``,
 3. the user cache directory: ``$XDG_CACHE_HOME/lamoo-jax`` or, without that variable,
    ``~/.cache/lamoo-jax`` (where ``lamoo-jax data fetch nasbench201`` puts the files by default).
 
 A data directory is laid out like the project's ``../shared/data``: paths inside it are the
 ``relpath`` of the manifest below (e.g. ``nasbench201/nats-bench-landscape/nats_bench.csv``).
-When files are missing, :func:`require_files` raises :class:`DataNotFoundError` naming each missing
-file, the directory searched, the source repository, pinned commit and URL of each file, and the
-command that downloads them.
+When files are missing, :func:`require_files` raises a short :class:`DataNotFoundError`: the
+directory searched and the command that downloads the files. The per-file list (source repository,
+pinned commit, URL, present or not) is :func:`describe_files`, printed by ``lamoo-jax data list``.
 
 The manifest records, for each file, its public source (GitHub repository, commit, path in the repo,
 as in the SOURCE.md files next to the data) and its SHA-256 and size, so that
@@ -34,6 +35,7 @@ __all__ = [
     "resolve_data_dir",
     "missing_files",
     "require_files",
+    "describe_files",
     "source_url",
 ]
 
@@ -167,7 +169,15 @@ MANIFESTS: dict[str, tuple[FileSpec, ...]] = {"nasbench201": _NASBENCH201}
 
 
 class DataNotFoundError(FileNotFoundError):
-    """Source files of a dataset are missing from the resolved data directory."""
+    """Source files of a dataset are missing from the resolved data directory.
+
+    Attributes:
+        missing: the manifest entries of the missing files (for a detailed report).
+    """
+
+    def __init__(self, message: str, missing: tuple[FileSpec, ...] = ()):
+        super().__init__(message)
+        self.missing = tuple(missing)
 
 
 def source_url(spec: FileSpec, base_url: str = RAW_BASE_URL) -> str:
@@ -208,27 +218,45 @@ def missing_files(data_dir: Path, dataset: str = "nasbench201", *, include_optio
     ]
 
 
+_ORIGIN_TEXT = {"argument": "the data_dir option", "user cache": "the user cache default"}
+
+
 def require_files(data_dir: str | PathLike | None = None, dataset: str = "nasbench201") -> Path:
     """Resolve the data directory and check that every required file of `dataset` is there.
 
-    Returns the directory. Raises :class:`DataNotFoundError` listing each missing file, its source
-    repository, pinned commit and URL, and how to download them all.
+    Returns the directory. Raises :class:`DataNotFoundError` with a two-line message (the
+    directory searched, how to download the files); the files themselves are in its ``missing``
+    attribute and listed by ``lamoo-jax data list`` (:func:`describe_files`).
     """
     root, origin = resolve_data_dir(data_dir)
     missing = missing_files(root, dataset)
     if not missing:
         return root
+    required = sum(s.required for s in _manifest(dataset))
+    # Short on purpose: the full per-file list (31 files with URLs) buried the one action to take.
     lines = [
-        f"{dataset}: {len(missing)} of {sum(s.required for s in _manifest(dataset))} required source files "
-        f"are missing from the data directory {root} (from {origin}; resolution order: data_dir argument / "
-        f"--data-dir, then ${ENV_VAR}, then {user_cache_dir()}).",
-        "Missing files (path in the data directory <- source repository @ pinned commit : path):",
+        f"{dataset}: {len(missing)} of {required} required source files are missing from the data folder "
+        f"{root}, taken from {_ORIGIN_TEXT.get(origin, origin)} (the first that is set of: -P data_dir=DIR, "
+        f"${ENV_VAR}, {user_cache_dir()}).",
+        f"Download them with `lamoo-jax data fetch {dataset} --dest {root}`, or fetch into another DIR and set "
+        f"{ENV_VAR}=DIR or pass -P data_dir=DIR (data prepare: --data-dir DIR); `lamoo-jax data list {dataset}` "
+        "lists each file and its source.",
     ]
-    for spec in missing:
-        lines.append(f"  {spec.relpath} <- github.com/{spec.repo} @ {spec.commit} : {spec.repo_path}")
-        lines.append(f"      {source_url(spec)}")
-    lines.append(
-        f"Download and verify them with: lamoo-jax data fetch {dataset} --dest {root}"
-        + ("" if origin != "user cache" else "  (or point --data-dir / $" + ENV_VAR + " at an existing copy)")
-    )
-    raise DataNotFoundError("\n".join(lines))
+    raise DataNotFoundError("\n".join(lines), tuple(missing))
+
+
+def describe_files(data_dir: str | PathLike | None = None, dataset: str = "nasbench201") -> str:
+    """Every file of `dataset`: present or missing in the resolved data directory, its source
+    repository, pinned commit and URL (the detail :func:`require_files` leaves out)."""
+    root, origin = resolve_data_dir(data_dir)
+    lines = [
+        f"{dataset}: data folder {root} (from {origin})",
+        "status   path in the data folder <- source repository @ pinned commit : path (optional: tests only)",
+    ]
+    for spec in _manifest(dataset):
+        status = "present" if (root / spec.relpath).is_file() else "MISSING"
+        optional = "" if spec.required else "  (optional)"
+        lines.append(f"{status:8s} {spec.relpath} <- github.com/{spec.repo} @ {spec.commit} : {spec.repo_path}{optional}")
+        lines.append(f"         {source_url(spec)}")
+    lines.append(f"Download and verify them with: lamoo-jax data fetch {dataset} --dest {root}")
+    return "\n".join(lines)

@@ -49,9 +49,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
-import os
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -63,6 +60,7 @@ from benchmarks import nb201_model
 from benchmarks.data.fetch import file_sha256
 from benchmarks.data.locate import MANIFESTS, require_files, user_cache_dir
 from benchmarks.data.pickles import load_pt
+from lamoo_jax._atomic import atomic_savez_compressed
 
 __all__ = [
     "CACHE_VERSION",
@@ -439,22 +437,8 @@ def build_cache(
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a cache is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the cache atomically with ordinary permissions (see :mod:`lamoo_jax._atomic`)."""
+    atomic_savez_compressed(path, arrays)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
