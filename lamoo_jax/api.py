@@ -89,7 +89,14 @@ class Result:
 
 def make_sampler(name: str, config: LaMOOConfig, options: dict | None = None, *, batch_size: int = 5, partition: bool = True):
     """The inner sampler registered under `name` ("random", "cmaes", "qehvi")."""
-    options = dict(options or {})
+    sampler = _build_sampler(name, config, dict(options or {}), batch_size, partition)
+    pool = getattr(sampler, "n_candidates", batch_size)
+    if pool < batch_size:
+        raise ValueError(f"n_candidates ({pool}) must be at least batch_size ({batch_size}): each iteration picks batch_size of them")
+    return sampler
+
+
+def _build_sampler(name: str, config: LaMOOConfig, options: dict, batch_size: int, partition: bool):
     if name == "random":
         from lamoo_jax.samplers.random import RandomSampler
 

@@ -69,6 +69,8 @@ class Problem:
         dirs = tuple(parse_direction(d) for d in directions)
         if len(dirs) != n_obj:
             raise ValueError(f"directions has {len(dirs)} entries but ref_point has {n_obj}")
+        if isinstance(objective_names, str):
+            raise ValueError(f"objective_names must be a sequence of names, not the string {objective_names!r}")
         names = tuple(objective_names) if objective_names else tuple(f"f{i}" for i in range(n_obj))
         if len(names) != n_obj:
             raise ValueError(f"objective_names has {len(names)} entries but ref_point has {n_obj}")
@@ -121,6 +123,6 @@ def parse_direction(d: int | str) -> int:
         if key in ("max", "maximize", "maximise"):
             return -1
         raise ValueError(f"unknown objective direction {d!r}: use 'min' or 'max'")
-    if d in (1, -1):
+    if not isinstance(d, (bool, np.bool_)) and d in (1, -1):
         return int(d)
     raise ValueError(f"unknown objective direction {d!r}: use +1 (minimise) or -1 (maximise)")

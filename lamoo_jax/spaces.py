@@ -60,6 +60,10 @@ class Box:
             raise ValueError("Box bounds must be finite")
         if np.any(upper <= lower):
             raise ValueError(f"Box needs upper > lower in every dimension; got lower={lower}, upper={upper}")
+        with np.errstate(over="ignore"):
+            span = upper - lower
+        if not np.all(np.isfinite(span)):
+            raise ValueError(f"Box bounds span more than float32 can hold (upper - lower overflows); got lower={lower}, upper={upper}")
         return cls(lower=jnp.asarray(lower), upper=jnp.asarray(upper))
 
     @property
@@ -90,7 +94,8 @@ class Box:
 
     def from_unit(self, U: jax.Array) -> jax.Array:
         U = jnp.clip(U, 0.0, 1.0)
-        return self.lower + U * (self.upper - self.lower)
+        # lower + 1 * (upper - lower) rounds above upper for about one bound pair in ten (float32).
+        return jnp.clip(self.lower + U * (self.upper - self.lower), self.lower, self.upper)
 
     def same_point(self, a: jax.Array, b: jax.Array) -> jax.Array:
         return jnp.all(a == b, axis=-1)
@@ -112,6 +117,8 @@ class Categorical:
 
     @classmethod
     def create(cls, n_choices: Sequence[int]) -> "Categorical":
+        if any(isinstance(c, (bool, np.bool_)) or not float(c).is_integer() for c in n_choices):
+            raise ValueError(f"Categorical choice counts must be integers; got {list(n_choices)}")
         n_choices = tuple(int(c) for c in n_choices)
         if not n_choices:
             raise ValueError("Categorical needs at least one variable")
@@ -133,7 +140,7 @@ class Categorical:
 
     @property
     def cardinality(self) -> int:
-        return int(np.prod(self.n_choices))
+        return math.prod(self.n_choices)  # exact: numpy's int64 product wraps from 2**63 points on
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         return self.from_unit(_random.uniform(key, (n, self.dim)))
@@ -181,6 +188,17 @@ class FiniteSet:
             raise ValueError(f"FiniteSet encodings must be a non-empty 2-D array; got shape {encodings.shape}")
         if not np.all(np.isfinite(encodings)):
             raise ValueError("FiniteSet encodings contain NaN or inf")
+        # A repeated row could never be proposed (the unit relaxation maps to the first nearest row).
+        distinct = np.unique(encodings, axis=0).shape[0]
+        if distinct < encodings.shape[0]:
+            seen: dict[bytes, int] = {}
+            for row, values in enumerate(encodings):
+                earlier = seen.setdefault(values.tobytes(), row)
+                if earlier != row:
+                    raise ValueError(
+                        f"FiniteSet encodings repeat: {encodings.shape[0] - distinct} row(s) equal an earlier one "
+                        f"in float32 (first: row {row} repeats row {earlier}); every point needs its own encoding"
+                    )
         low = encodings.min(axis=0)
         span = encodings.max(axis=0) - low
         scale = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)

@@ -187,7 +187,8 @@ def build_tree(
 
 def node_depth(node_id: jax.Array) -> jax.Array:
     """Depth of heap node `node_id` (root = 0)."""
-    return (jnp.floor(jnp.log2(node_id.astype(jnp.float32) + 1.0) + 1e-6)).astype(jnp.int32)
+    # Exact integer bit length of node_id + 1, minus one (a float32 log2 is off from 2**20 nodes on).
+    return (31 - jax.lax.clz(jnp.asarray(node_id, jnp.int32) + 1)).astype(jnp.int32)
 
 
 def ancestor(node_id: jax.Array, depth: jax.Array, level: int) -> jax.Array:

@@ -7,5 +7,19 @@ and the benchmarks in `benchmarks/` run with the default, fully optimised settin
 """
 
 import jax
+import pytest
 
 jax.config.update("jax_disable_most_optimizations", True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module.
+
+    Each XLA:CPU executable keeps a few memory mappings of its JIT-compiled code while it is cached.
+    The whole suite compiles thousands of programs in one process: without this, the process grew
+    past 62,000 mappings by the last modules and segfaulted inside XLA's compiler at Linux's
+    default limit of 65,530 (vm.max_map_count). No test relies on a cache kept across modules.
+    """
+    yield
+    jax.clear_caches()

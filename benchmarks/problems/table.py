@@ -228,7 +228,8 @@ def finite_table_problem(
 
     if duplicates not in ("error", "first"):
         raise ValueError(f"duplicates must be 'error' or 'first', got {duplicates!r}")
-    _, first, inverse = np.unique(enc, axis=0, return_index=True, return_inverse=True)
+    # Compared as stored (float32): rows distinct only in float64 would be one point of the space.
+    _, first, inverse = np.unique(enc.astype(np.float32), axis=0, return_index=True, return_inverse=True)
     if first.size != enc.shape[0]:
         inverse = inverse.reshape(-1)
         dup_rows = np.flatnonzero(first[inverse] != np.arange(enc.shape[0]))
