@@ -262,7 +262,9 @@ def main(argv=None) -> int:
                     print(f"skip {key}/{sampler}/{partition}: {error}")
                     continue
                 cell = cells[(sampler, partition)]
-                print(f"{key:16s} {('LaMOO+' if partition else '') + sampler:14s} done ({float(cell['wall_s']):.0f} s)", flush=True)
+                # A cell cut from a larger cached one: its wall time is that cell's, for all its seeds.
+                origin = f", cut from a {int(cell['cut_from_seeds'])}-seed cell" if "cut_from_seeds" in cell else ""
+                print(f"{key:16s} {('LaMOO+' if partition else '') + sampler:14s} done ({float(cell['wall_s']):.0f} s{origin})", flush=True)
         plot_problem(out, key, cells)
         if ("nsga2", False) in cells:
             nsga = cells[("nsga2", False)]
