@@ -634,7 +634,7 @@ def fit(
         mask = jnp.ones((n,), bool)
     elif np.shape(mask) != (n,):
         raise ValueError(f"mask must have shape (N,) = ({n},) matching X {X_shape}, got {np.shape(mask)}")
-    _check_poly_coef0(kernel, degree, coef0)
+    check_poly_coef0(kernel, degree, coef0)
     feature_map = _choose_feature_map(kernel, n, d, degree, coef0, explicit_features)
     if solver == "auto":
         # The interior point's O(N^3) factorisations only pay off against SMO's many poly steps at
@@ -687,7 +687,7 @@ def fit(
     )
 
 
-def _check_poly_coef0(kernel: str, degree: int, coef0) -> None:
+def check_poly_coef0(kernel: str, degree: int, coef0) -> None:
     """Reject a concrete ``coef0 < 0`` for the poly kernel (a traced coef0 cannot be checked).
 
     ``(gamma <x, x'> + coef0)^degree`` with ``coef0 < 0`` is not positive semi-definite in general, so

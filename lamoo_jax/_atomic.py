@@ -20,7 +20,7 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-__all__ = ["atomic_file", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savez_compressed"]
+__all__ = ["atomic_file", "atomic_write_text", "atomic_write_json", "atomic_savez_compressed"]
 
 _MODES = ("w", "wb")
 
@@ -88,12 +88,6 @@ def atomic_file(path: str | PathLike, mode: str = "wb", *, suffix: str = ".tmp")
             os.unlink(tmp)
         raise
     _fsync_folder(target.parent)
-
-
-def atomic_write_bytes(path: str | PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically."""
-    with atomic_file(path, "wb") as handle:
-        handle.write(data)
 
 
 def atomic_write_text(path: str | PathLike, text: str) -> None:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamoo_jax.config import LaMOOConfig
+from lamoo_jax.config import LaMOOConfig, is_int
 from lamoo_jax.loop import RunSpec, run_batch
 from lamoo_jax.metrics import log_hv_difference
 from lamoo_jax.problem import Problem
@@ -122,18 +122,14 @@ def _build_sampler(name: str, config: LaMOOConfig, options: dict, batch_size: in
 MAX_SEED = 2**32 - 1
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def seed_list(seeds: int | Sequence[int]) -> np.ndarray:
     """int64[S]: `seeds` as a count n (0..n-1) or a non-empty sequence of ints in [0, 2**32)."""
-    if _is_int(seeds):
+    if is_int(seeds):
         if not 1 <= seeds <= MAX_SEED + 1:
             raise ValueError(f"seeds as a count must be in [1, 2**32]; got {seeds}")
         return np.arange(int(seeds))
     values = None if isinstance(seeds, (str, bytes)) else np.asarray(seeds, dtype=object)
-    if values is None or values.ndim != 1 or values.size == 0 or not all(_is_int(seed) for seed in values):
+    if values is None or values.ndim != 1 or values.size == 0 or not all(is_int(seed) for seed in values):
         raise ValueError(f"seeds must be a positive int count or a non-empty sequence of ints; got {seeds!r}")
     if not all(0 <= seed <= MAX_SEED for seed in values):
         raise ValueError(f"seeds must be in [0, 2**32) (they seed 32-bit PRNG keys); got {seeds!r}")
@@ -194,7 +190,7 @@ def optimize(
     if not isinstance(config, LaMOOConfig):
         raise TypeError(f"config must be a LaMOOConfig; got {type(config).__name__}")
     for name, value in (("budget", budget), ("n_init", n_init), ("batch_size", batch_size)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if budget < n_init:
         raise ValueError(f"budget ({budget}) must be at least n_init ({n_init})")

@@ -45,21 +45,6 @@ def _parse_options(pairs: list[str], flag: str) -> dict:
     return options
 
 
-def _jsonable(value):
-    """`value` as plain JSON data (numpy scalars and arrays, tuples); anything else as its repr."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
 def run_options(args, problem_options: dict, config) -> dict:
     """Everything that determines a `lamoo-jax run`'s results, as plain JSON data.
 
@@ -68,14 +53,14 @@ def run_options(args, problem_options: dict, config) -> dict:
     """
     return {
         "problem": args.problem.strip().lower().replace("-", "_"),
-        "problem_options": _jsonable(problem_options),
+        "problem_options": problem_options,
         "sampler": args.sampler,
         "partition": not args.no_partition,
         "budget": args.budget,
         "n_init": args.n_init,
         "batch_size": args.batch_size,
         "seeds": args.seeds,
-        "config": _jsonable(dataclasses.asdict(config)),
+        "config": dataclasses.asdict(config),
     }
 
 

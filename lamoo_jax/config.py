@@ -14,11 +14,18 @@ import math
 import numbers
 from typing import Literal
 
+from kernels.svm import check_poly_coef0
+
 _KERNELS = ("rbf", "poly", "linear")
 _ASSIGN = ("label", "prediction")
 _SELECTION = ("leaf", "path")
 _HV_METHODS = ("auto", "exact", "mc")
 _SOLVERS = ("auto", "smo", "ipm")
+
+
+def is_int(value) -> bool:
+    """An integer that is not a bool (Python or numpy)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_number(value) -> bool:
@@ -28,7 +35,7 @@ def _is_number(value) -> bool:
 def _check_int(name: str, value, minimum: int, optional: bool = False) -> None:
     if optional and value is None:
         return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+    if not is_int(value) or value < minimum:
         allowed = f"an int >= {minimum}" + (" or None" if optional else "")
         raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
@@ -93,11 +100,10 @@ class LaMOOConfig:
             raise ValueError(f"svm_C must be a positive number; got {self.svm_C!r}")
         if not _is_number(self.svm_coef0):
             raise ValueError(f"svm_coef0 must be a number; got {self.svm_coef0!r}")
-        if self.svm_kernel == "poly" and self.svm_coef0 < 0:
-            raise ValueError(
-                f"svm_coef0 must be >= 0 for the poly kernel (got {self.svm_coef0}): with a negative "
-                "coef0 the kernel is not positive semi-definite and the SVM's QP is not convex"
-            )
+        try:
+            check_poly_coef0(self.svm_kernel, self.svm_degree, self.svm_coef0)
+        except ValueError as error:
+            raise ValueError(f"svm_coef0: {error}") from None
         _check_int("svm_degree", self.svm_degree, 1)
         _check_int("svm_max_iter", self.svm_max_iter, 1, optional=True)
         _check_int("min_split_size", self.min_split_size, 2)

@@ -7,7 +7,7 @@ import stat
 import numpy as np
 import pytest
 
-from lamoo_jax._atomic import atomic_file, atomic_savez_compressed, atomic_write_bytes, atomic_write_json, atomic_write_text
+from lamoo_jax._atomic import atomic_file, atomic_savez_compressed, atomic_write_json, atomic_write_text
 
 
 @pytest.fixture()
@@ -22,7 +22,8 @@ def _mode(path) -> int:
 
 
 def test_contents_and_folder_creation(tmp_path):
-    atomic_write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01")
+    with atomic_file(tmp_path / "a" / "b.bin", "wb") as handle:
+        handle.write(b"\x00\x01")
     assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x00\x01"
     atomic_write_text(tmp_path / "t.txt", "héllo\n")
     assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "héllo\n"
@@ -43,7 +44,8 @@ def test_replaces_an_existing_file(tmp_path):
 
 
 def test_permissions_follow_the_umask(tmp_path, umask_027):
-    atomic_write_bytes(tmp_path / "f", b"x")
+    with atomic_file(tmp_path / "f", "wb") as handle:
+        handle.write(b"x")
     assert _mode(tmp_path / "f") == 0o666 & ~umask_027  # 0o640, not mkstemp's 0o600
     os.umask(0o022)
     atomic_write_text(tmp_path / "g", "x")

@@ -131,7 +131,7 @@ def test_bad_input_is_rejected_clearly():
         LaMOOConfig(min_split_size=2.5)
     with pytest.raises(ValueError, match="unknown svm_solver"):
         LaMOOConfig(svm_solver="newton")
-    with pytest.raises(ValueError, match="svm_coef0 must be >= 0 for the poly kernel"):
+    with pytest.raises(ValueError, match="svm_coef0: kernel='poly' needs coef0 >= 0"):
         LaMOOConfig(svm_kernel="poly", svm_coef0=-1.0)
     with pytest.raises(ValueError, match="unknown sampler"):
         optimize(TOY, budget=20, sampler="nope")
