@@ -170,22 +170,37 @@ def _descending_ranks(*columns):
     zero. Under vmap over many small arrays this beats XLA's CPU sort and searchsorted (256 arrays
     of 100: one column ~0.4 ms vs ~0.9 ms for positions, ~1.5 ms for a permutation); see
     `_PAIRWISE_MAX_N`.
+
+    The columns' counts share one int32 counter, each in its own bit field (a rank < N needs
+    `bit_length(N - 1)` bits): one carry instead of one per column, so each step reads and writes
+    one array (measured, 256 arrays of 100, two columns: 0.55 ms against 0.65 ms with two carries).
     """
     n = columns[0].shape[0]
     iota = jnp.arange(n, dtype=jnp.int32)
-    columns = tuple(_sortable_bits(column) for column in columns)
+    keys = tuple(_sortable_bits(column) for column in columns)
+    field_bits = max(n - 1, 1).bit_length()
+    per_counter = max(1, 31 // field_bits)
+    ranks = []
+    for start in range(0, len(keys), per_counter):
+        ranks.extend(_packed_ranks(keys[start : start + per_counter], iota, field_bits))
+    return tuple(ranks)
 
-    def count(ranks, point):
+
+def _packed_ranks(keys, iota, field_bits):
+    """Descending ranks of several key columns counted in one int32, `field_bits` bits per column."""
+
+    def count(counter, point):
         values, j = point
         # Integer keys: "v[j] > v[i], or equal with j < i" is "v[j] + (j < i) > v[i]", one
         # comparison fewer (keys of finite non-negative floats are below the sign bit minus one).
-        earlier = (j < iota).astype(columns[0].dtype)
-        return tuple(
-            rank + (v + earlier > column).astype(jnp.int32) for rank, v, column in zip(ranks, values, columns)
-        ), None
+        earlier = (j < iota).astype(keys[0].dtype)
+        for field, (v, column) in enumerate(zip(values, keys)):
+            counter = counter + ((v + earlier > column).astype(jnp.int32) << (field * field_bits))
+        return counter, None
 
-    ranks, _ = lax.scan(count, tuple(jnp.zeros(n, jnp.int32) for _ in columns), (columns, iota))
-    return ranks
+    counter, _ = lax.scan(count, jnp.zeros(iota.shape, jnp.int32), (keys, iota))
+    field_mask = (1 << field_bits) - 1
+    return [(counter >> (field * field_bits)) & field_mask for field in range(len(keys))]
 
 
 def _invert_permutation(ranks):
@@ -225,6 +240,16 @@ def _next_shifted(values):
     return jnp.concatenate([values[1:], jnp.zeros((1,), values.dtype)])
 
 
+def _at_least(current, candidate):
+    """Elementwise max for values that cannot be NaN (gains are finite): a compare and a select.
+
+    `jnp.maximum` must propagate NaN, which costs XLA's CPU code extra instructions per vector;
+    in the sweeps' inner steps this select was measured 20% faster (256 x 100 3-D sweep: 0.54 ms
+    against 0.70 ms).
+    """
+    return jnp.where(candidate > current, candidate, current)
+
+
 def _running_max(values):
     """Inclusive prefix maximum of a 1-D array.
 
@@ -232,7 +257,7 @@ def _running_max(values):
     on CPU than `lax.cummax` (a windowed reduction) or `associative_scan` for the batched sizes
     measured in benchmarks/bench_kernels.py.
     """
-    _, out = lax.scan(lambda best, v: (jnp.maximum(best, v),) * 2, jnp.zeros((), values.dtype), values)
+    _, out = lax.scan(lambda best, v: (_at_least(best, v),) * 2, jnp.zeros((), values.dtype), values)
     return out
 
 
@@ -282,7 +307,7 @@ def _hv2_pairwise(gains):
     def absorb(best_before, point):
         a_j, b_j, j = point
         before = (a_j > a) | ((a_j == a) & (j < iota))
-        return jnp.maximum(best_before, jnp.where(before, b_j, 0)), None
+        return _at_least(best_before, jnp.where(before, b_j, 0)), None
 
     best_before, _ = lax.scan(absorb, jnp.zeros_like(b), (a, b, iota))
     return _fixed_order_sum(a * jnp.maximum(b - best_before, 0))
@@ -343,7 +368,7 @@ def _hv3_sweep(positions, heights, depths, widths):
         staircase, weighted = carry
         position, height, depth = point
         raise_to = jnp.where(iota[None, :] >= position[:, None], height[:, None], 0)
-        staircase = jnp.maximum(staircase, raise_to)
+        staircase = _at_least(staircase, raise_to)
         # The dot with the widths is deferred (done once at the end) so each step is a single
         # fused elementwise pass with no reduction.
         return (staircase, weighted + depth[:, None] * staircase), None

@@ -286,6 +286,20 @@ def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkey
     np.testing.assert_array_equal(np.asarray(descending), np.sort(values)[::-1])
 
 
+@pytest.mark.parametrize("n", [1, 2, 129, 256])
+def test_rank_counters_shared_by_columns_match_numpy(n):
+    """Several columns' ranks share one int32 counter in bit fields (bit_length(N - 1) bits each, at
+    most 31 bits a counter): four columns take two counters; N = 129 and 256 fill each field to its top."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(n)
+    columns = [rng.integers(0, 5, n).astype(np.float32) / 4 for _ in range(3)]  # heavy ties, zeros
+    columns.append(rng.random(n).astype(np.float32))
+    ranks = jax.jit(hv._descending_ranks)(*columns)
+    for got, values in zip(ranks, columns, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.argsort(np.argsort(-values, kind="stable")))
+
+
 @pytest.mark.parametrize("m,n", [(1, 30), (2, 50), (3, 50), (4, 20)])
 def test_subsets_match_moocore_on_prefixes_and_random_subsets(m, n):
     rng = np.random.default_rng(100 + m)
