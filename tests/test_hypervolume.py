@@ -31,7 +31,7 @@ def random_front(rng, n, m, kind):
     return (Y * 3.0 - 1.0).astype(np.float32)  # non-unit scale and offset
 
 
-@pytest.mark.parametrize("m,n", [(1, 40), (2, 60), (2, 500), (3, 60), (3, 300), (4, 40)])
+@pytest.mark.parametrize("m,n", [(1, 40), (2, 60), (2, 500), (3, 60), (3, 300), (4, 32), (4, 40)])
 def test_exact_matches_moocore_on_random_sets(m, n):
     rng = np.random.default_rng(10 * m + n)
     ref = np.full(m, 1.7, np.float32)
@@ -284,6 +284,29 @@ def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkey
     np.testing.assert_array_equal(np.asarray(jax.jit(hv._invert_permutation)(ranks)), expected_order)
     ranks, descending = jax.jit(hv._ranked_descending)(values)
     np.testing.assert_array_equal(np.asarray(descending), np.sort(values)[::-1])
+
+
+def test_hv4_set_minor_layout_is_batch_invariant_and_matches_the_per_set_layout():
+    """Small N takes the 4-D kernel with the point sets on the minor axis (`_hv4_columns`, whose
+    vmap rule folds each new batch axis into that axis). A set's value must not depend on the batch
+    around it (plain, vmapped, vmapped twice: the same floats), and must match the per-set kernel
+    and moocore."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(4)
+    n = hv._HV4_COLUMNS_MAX_N
+    gains = rng.integers(0, 6, (3, 4, n, 4)).astype(np.float32) / 5  # ties, zeros, duplicates
+    gains[..., 1, :] = gains[..., 0, :]
+    active = rng.random((3, 4, 2, n)) < 0.8
+    nested = np.asarray(jax.jit(jax.vmap(jax.vmap(hv._hv4)))(gains, active))
+    flat = jax.jit(jax.vmap(hv._hv4))(gains.reshape(12, n, 4), active.reshape(12, 2, n))
+    np.testing.assert_array_equal(np.asarray(flat).reshape(3, 4, 2), nested)
+    plain = jax.jit(hv._hv4)(gains[2, 1], active[2, 1])
+    np.testing.assert_array_equal(np.asarray(plain), nested[2, 1])
+    per_set = jax.jit(jax.vmap(jax.vmap(hv._hv4_batched)))(gains, active)
+    np.testing.assert_allclose(nested, np.asarray(per_set), rtol=1e-6)
+    expected = [moocore_hv(1.0 - gains[2, 1][a], np.ones(4)) for a in active[2, 1]]
+    np.testing.assert_allclose(np.asarray(plain), expected, rtol=RTOL)
 
 
 @pytest.mark.parametrize("n", [1, 2, 129, 256])
