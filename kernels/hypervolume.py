@@ -244,10 +244,11 @@ def _ranked_descending(values):
 
 def _place(values, ranks):
     """values[i] written at ranks[i] along axis 0 (ranks a permutation of each batch column)."""
-    if values.ndim == 1:
-        return jnp.zeros_like(values).at[ranks].set(values, unique_indices=True, mode="promise_in_bounds")
-    columns = jnp.arange(values.shape[1], dtype=jnp.int32)[None, :]
-    return jnp.zeros_like(values).at[ranks, columns].set(values, unique_indices=True, mode="promise_in_bounds")
+    if values.ndim > 1:
+        # vmap over the batch column gives a scatter with batching dimensions, which XLA's SPMD
+        # partitioner keeps on each device when that axis is sharded.
+        return jax.vmap(_place, in_axes=-1, out_axes=-1)(values, ranks)
+    return jnp.zeros_like(values).at[ranks].set(values, unique_indices=True, mode="promise_in_bounds")
 
 
 def _next_shifted(values):
