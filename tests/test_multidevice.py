@@ -23,7 +23,7 @@ assert len(jax.devices()) == 4, jax.devices()
 by_set = NamedSharding(Mesh(np.array(jax.devices()), ("sets",)), PartitionSpec("sets"))
 rng = np.random.default_rng(0)
 out = {}
-for m in (2, 3):
+for m in (2, 3, 4):
     Ys = rng.random((8, 40, m)).astype(np.float32)
     Ys[:, 5] = Ys[:, 3]  # duplicates
     masks = rng.random((8, 40)) < 0.8
