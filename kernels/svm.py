@@ -40,6 +40,12 @@ kernels. The interior-point method adds a ``1e-6 * max diag(Q)`` jitter to the f
 once ``mu <= 1e-6 C`` (float32 cannot go much further) and keeps its last finite iterate if float32
 breaks down near the end.
 
+Limits, measured against ``SVC``: up to C = 100 on the tests' data the agreement stays >= 98.5%.
+Poly kernels at large C are out of float32's reach: kernel values ~1e4 (``gamma='scale'``) times
+alphas near C leave no digits for the optimality conditions, and at C = 1e4 both solvers stop short
+of libsvm's optimum (53-97% agreement on nearly separable problems, N = 100, d = 2-3). The solvers
+compute in float32 whatever jax's x64 setting.
+
 Everything is fixed-shape: masked rows (``mask == False``) keep ``a_i = 0`` and never enter the solver,
 the bias or ``gamma='scale'``; they may hold anything, NaN and inf included (``fit`` replaces them by
 zeros before any arithmetic, so no ``NaN * 0`` reaches a sum). ``fit`` works for one problem; batch
