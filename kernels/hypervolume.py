@@ -37,7 +37,8 @@ Exact algorithms (dispatch on the static M):
 
 `hypervolume_subsets` gives the exact hypervolumes of many subsets of the same points (every prefix of
 a run, every node of a partition tree) in one pass: for M = 3 and 4 the orders and the sweep are shared
-(the sweep's state becomes `[subsets, N]`), for M <= 2 each subset is its own 2-D computation.
+(the sweep's state becomes `[subsets, N]`; for M = 4 with N <= 32 the subsets are the columns of one
+batched sweep, each ranking its own points), for M <= 2 each subset is its own 2-D computation.
 
 `hypervolume_mc` is an unbiased Monte Carlo estimate for any M with its standard error.
 `hypervolume_contributions` gives exclusive contributions (moocore's `hv_contributions` with its
@@ -566,7 +567,8 @@ def hypervolume_subsets(Y, ref, members, mask=None, max_members=None) -> jax.Arr
 
     Equal to `vmap(lambda m: hypervolume(Y, ref, m & mask))(members)`, but for M = 3 and 4 the
     orders are shared by all subsets and so is the sweep (one O(N^2 K) sweep for M = 3, or
-    O(N * bound * K) with bounds), which is how a run's hypervolume after every evaluation (K = N
+    O(N * bound * K) with bounds; for M = 4 and N <= 32 the subsets are the columns of one batched
+    sweep), which is how a run's hypervolume after every evaluation (K = N
     prefixes) and a partition tree's node values are computed.
     """
     Y, ref, mask = _validate(Y, ref, mask)
