@@ -43,8 +43,9 @@ breaks down near the end.
 Limits, measured against ``SVC``: up to C = 100 on the tests' data the agreement stays >= 98.5%.
 Poly kernels at large C are out of float32's reach: kernel values ~1e4 (``gamma='scale'``) times
 alphas near C leave no digits for the optimality conditions, and at C = 1e4 both solvers stop short
-of libsvm's optimum (53-97% agreement on nearly separable problems, N = 100, d = 2-3). The solvers
-compute in float32 whatever jax's x64 setting.
+of libsvm's optimum (53-97% agreement on nearly separable problems, N = 100, d = 2-3). With jax's x64
+enabled the solvers compute in float64, with float64 floors (``_FLOAT64_*``: a 1e-12 jitter and
+stopping rule): the interior point then converges there too.
 
 Everything is fixed-shape: masked rows (``mask == False``) keep ``a_i = 0`` and never enter the solver,
 the bias or ``gamma='scale'``; they may hold anything, NaN and inf included (``fit`` replaces them by
@@ -69,7 +70,7 @@ from flax import struct
 from jax.custom_batching import custom_vmap
 
 from kernels._batching import advance_first, broadcast_unbatched
-from kernels._checks import check_finite_rows
+from kernels._checks import check_finite_rows, float_dtype
 from kernels._ordering import after
 
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "poly_features", "n_poly_features", "KERNELS"]
@@ -85,6 +86,14 @@ _REL_TOL = 1e-6
 # earlier rule, stopped some nearly separable poly problems at N = 100 far from the optimum.
 _IPM_ITER = 50
 _IPM_MU_TOL = 1e-6
+# The interior point's diagonal jitter, relative to max diag(Q) (plus an absolute floor).
+_IPM_JITTER = (1e-6, 1e-7)
+# With jax x64 the solvers run in float64 and these replace _REL_TOL, _IPM_MU_TOL and _IPM_JITTER:
+# float32's floors would stop them early (poly at C = 1e4: a 1e-6 jitter left the interior point 8-20%
+# above libsvm's dual objective after 50-100 iterations; with 1e-12 it gets below it in ~20).
+_FLOAT64_REL_TOL = 1e-12
+_FLOAT64_IPM_MU_TOL = 1e-12
+_FLOAT64_IPM_JITTER = (1e-12, 1e-14)
 # Largest N for which solver='auto' picks the interior point on poly kernels.
 _IPM_MAX_AUTO_N = 400
 # libsvm's TAU: floor on the curvature of a working pair.
@@ -95,25 +104,27 @@ _TAU = 1e-12
 class SVMModel:
     """A fitted kernel SVM (a pytree; batched models carry a leading batch axis on every leaf).
 
+    Float leaves are float32, or float64 when jax's x64 is enabled.
+
     Attributes:
-        support_vectors: float32[N, d] the training inputs, masked rows replaced by zeros (all N
+        support_vectors: float[N, d] the training inputs, masked rows replaced by zeros (all N
             rows; rows with ``dual_coef == 0``, masked rows included, do not contribute).
-        dual_coef: float32[N] ``alpha_i * y_i`` with ``y_i`` in {-1, +1}; 0 for masked rows.
-        bias: float32[] intercept; ``decision(x) = sum_i dual_coef_i K(sv_i, x) + bias``.
-        gamma: float32[] kernel coefficient actually used (after resolving ``'scale'`` / ``'auto'``).
-        coef0: float32[] independent term of the poly kernel.
+        dual_coef: float[N] ``alpha_i * y_i`` with ``y_i`` in {-1, +1}; 0 for masked rows.
+        bias: float[] intercept; ``decision(x) = sum_i dual_coef_i K(sv_i, x) + bias``.
+        gamma: float[] kernel coefficient actually used (after resolving ``'scale'`` / ``'auto'``).
+        coef0: float[] independent term of the poly kernel.
         can_split: bool[] False when the valid rows hold fewer than two classes; the decision is
             then the constant sign of the single class (``-1`` when there are no valid rows).
         n_iter: int32[] SMO steps taken, or interior-point iterations run.
-        gap: float32[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
+        gap: float[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
             or the interior-point method's mean complementarity ``mu`` (0 when it cannot split). The
             interior point stopped on its rule when ``gap <= 1e-6 C``; a larger gap means it ran out
             of ``max_iter`` or float32 broke down (``n_iter`` then counts the failed iteration).
-        train_decision: float32[N] the decision function at the training rows (what
+        train_decision: float[N] the decision function at the training rows (what
             ``decision_function(model, support_vectors)`` returns, up to rounding), from the kernel
             matrix the fit already holds; callers that need the training predictions (LaMOO's
             split test) avoid recomputing the kernel. Meaningless for masked rows.
-        primal_weight: float32[r] ``sum_i dual_coef_i phi(sv_i)`` for a model fitted with explicit
+        primal_weight: float[r] ``sum_i dual_coef_i phi(sv_i)`` for a model fitted with explicit
             features (``feature_map != "none"``); shape ``(0,)`` otherwise.
         kernel: static, one of ``KERNELS``.
         degree: static, degree of the poly kernel.
@@ -139,12 +150,12 @@ class SVMModel:
 
 
 def kernel_matrix(A: jax.Array, B: jax.Array, *, kernel: str, gamma: Any, coef0: Any = 0.0, degree: int = 4) -> jax.Array:
-    """Kernel values ``K[i, j] = k(A[i], B[j])`` as in scikit-learn: float32[n, m].
+    """Kernel values ``K[i, j] = k(A[i], B[j])`` as in scikit-learn: float[n, m] (float32; float64 with jax x64).
 
     ``rbf``: ``exp(-gamma |a - b|^2)``; ``poly``: ``(gamma <a, b> + coef0)^degree``; ``linear``: ``<a, b>``.
     """
-    A = jnp.asarray(A, jnp.float32)
-    B = jnp.asarray(B, jnp.float32)
+    A = jnp.asarray(A, float_dtype())
+    B = jnp.asarray(B, float_dtype())
     dot = A @ B.T
     if kernel == "linear":
         return dot
@@ -158,13 +169,13 @@ def kernel_matrix(A: jax.Array, B: jax.Array, *, kernel: str, gamma: Any, coef0:
 
 @functools.lru_cache(maxsize=None)
 def _monomials(d: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index tuples (int32[r, degree]) and sqrt multinomial coefficients (float32[r]) of the
+    """Index tuples (int32[r, degree]) and sqrt multinomial coefficients (float64[r]) of the
     degree-`degree` monomials in d variables: sum_m c_m^2 prod(a[idx_m]) prod(b[idx_m]) = <a, b>^degree."""
     combos = list(itertools.combinations_with_replacement(range(d), degree))
     index = np.asarray(combos, np.int32).reshape(len(combos), degree)
     counts = [np.bincount(c, minlength=d) for c in combos]
     coef = [math.factorial(degree) / math.prod(math.factorial(int(k)) for k in c) for c in counts]
-    return index, np.sqrt(np.asarray(coef)).astype(np.float32)
+    return index, np.sqrt(np.asarray(coef, np.float64))
 
 
 def n_poly_features(d: int, degree: int, affine: bool) -> int:
@@ -173,28 +184,30 @@ def n_poly_features(d: int, degree: int, affine: bool) -> int:
 
 
 def poly_features(X: jax.Array, gamma, coef0, degree: int, affine: bool) -> jax.Array:
-    """Explicit feature map of the poly kernel: float32[n, r] with
+    """Explicit feature map of the poly kernel: float[n, r] with
     ``poly_features(A) @ poly_features(B).T == (gamma A B^T + coef0)^degree`` (``coef0 >= 0``; it is
     ignored unless ``affine``)."""
-    X = jnp.asarray(X, jnp.float32) * jnp.sqrt(gamma)
+    dtype = float_dtype()
+    X = jnp.asarray(X, dtype) * jnp.sqrt(gamma)
     if affine:
-        X = jnp.concatenate([X, jnp.broadcast_to(jnp.sqrt(coef0), (X.shape[0], 1)).astype(jnp.float32)], axis=1)
+        X = jnp.concatenate([X, jnp.broadcast_to(jnp.sqrt(coef0), (X.shape[0], 1)).astype(dtype)], axis=1)
     index, coef = _monomials(X.shape[1], degree)
-    return jnp.prod(X[:, index], axis=-1) * coef
+    return jnp.prod(X[:, index], axis=-1) * jnp.asarray(coef, dtype)
 
 
 def _resolve_gamma(X, mask, gamma_mode: str, gamma_value):
     d = X.shape[1]
+    dtype = float_dtype()
     if gamma_mode == "value":
-        return jnp.asarray(gamma_value, jnp.float32)
+        return jnp.asarray(gamma_value, dtype)
     if gamma_mode == "auto":
-        return jnp.float32(1.0 / d)
+        return jnp.asarray(1.0 / d, dtype)
     # 'scale': 1 / (d * Var(X)) over all entries of the valid rows (scikit-learn uses 1 when Var == 0).
-    m = mask.astype(jnp.float32)[:, None]
+    m = mask.astype(dtype)[:, None]
     count = jnp.maximum(jnp.sum(m) * d, 1.0)
     mean = jnp.sum(X * m) / count
     var = jnp.sum(((X - mean) * m) ** 2) / count
-    return jnp.where(var > 0, 1.0 / (d * jnp.where(var > 0, var, 1.0)), 1.0).astype(jnp.float32)
+    return jnp.where(var > 0, 1.0 / (d * jnp.where(var > 0, var, 1.0)), 1.0).astype(dtype)
 
 
 def _first_index_of(values: jax.Array, target: jax.Array) -> jax.Array:
@@ -214,14 +227,14 @@ def _smo(K, ys, mask, C, tol, max_iter: int):
     batching rule: same result for every problem, without running all of them as long as the
     slowest.
     """
-    C, tol = jnp.asarray(C, jnp.float32), jnp.asarray(tol, jnp.float32)
+    C, tol = jnp.asarray(C, float_dtype()), jnp.asarray(tol, float_dtype())
     return _smo_solver(max_iter)(K, ys, mask, C, tol)
 
 
 def _smo_start(K, ys, mask, C):
     """The initial SMO state (alpha, G, steps, gap) of one problem."""
-    alpha = jnp.zeros(K.shape[0], jnp.float32)
-    G = jnp.where(mask, -1.0, 0.0).astype(jnp.float32)
+    alpha = jnp.zeros(K.shape[0], K.dtype)
+    G = jnp.where(mask, -1.0, 0.0).astype(K.dtype)
     return alpha, G, jnp.int32(0), _smo_gap(alpha, G, ys, mask, C)
 
 
@@ -248,7 +261,7 @@ def _smo_block(K, ys, mask, C, tol, state):
     alpha, G, it, _ = state
     diagK = jnp.diagonal(K)
     pos = ys > 0
-    neg_inf = jnp.float32(-jnp.inf)
+    neg_inf = jnp.asarray(-jnp.inf, K.dtype)
 
     def step(carry):
         alpha, G, it = carry
@@ -409,9 +422,13 @@ def _ipm(system, ys, mask, C, max_iter: int):
     valid = mask
     yv = jnp.where(valid, ys, 0.0)
     ones = jnp.where(valid, 1.0, 0.0)
-    n_valid = jnp.maximum(jnp.sum(valid), 1).astype(jnp.float32)
+    dtype = float_dtype()
+    float64 = dtype == jnp.float64
+    n_valid = jnp.maximum(jnp.sum(valid), 1).astype(dtype)
     # float32 factorisation of a rank-deficient (poly) Q + small barrier terms needs a floor on the diagonal.
-    jitter = 1e-6 * jnp.max(jnp.abs(diag_Q)) + 1e-7
+    jitter_rel, jitter_abs = _FLOAT64_IPM_JITTER if float64 else _IPM_JITTER
+    mu_tol = _FLOAT64_IPM_MU_TOL if float64 else _IPM_MU_TOL
+    jitter = jitter_rel * jnp.max(jnp.abs(diag_Q)) + jitter_abs
 
     def safe(v):
         return jnp.where(valid, v, 1.0)
@@ -472,10 +489,10 @@ def _ipm(system, ys, mask, C, max_iter: int):
 
     def not_done(carry):
         (a, z, s, _), it, progressing = carry
-        return (it < max_iter) & progressing & (complementarity(a, z, s) > _IPM_MU_TOL * C)
+        return (it < max_iter) & progressing & (complementarity(a, z, s) > mu_tol * C)
 
     a0 = jnp.where(valid, 0.5 * C, 0.0)
-    state = (a0, ones, ones, jnp.float32(0.0))
+    state = (a0, ones, ones, jnp.zeros((), dtype))
     (a, z, s, b), n_iter, _ = jax.lax.while_loop(not_done, body, (state, jnp.int32(0), jnp.bool_(True)))
     return a, b, complementarity(a, z, s), n_iter
 
@@ -504,11 +521,12 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
     # multiplication by a 0 mask or dual coefficient does not remove them (NaN * 0 = NaN, inf * 0 =
     # NaN), neither in 'scale' nor in the kernel rows of the stored support vectors. Valid rows are
     # untouched, so their results are the same bits as without this line.
-    X = jnp.where(mask[:, None], jnp.asarray(X, jnp.float32), 0.0)
+    dtype = float_dtype()
+    X = jnp.where(mask[:, None], jnp.asarray(X, dtype), 0.0)
     y = jnp.asarray(y, bool)
-    C = jnp.asarray(C, jnp.float32)
-    coef0 = jnp.asarray(coef0, jnp.float32)
-    ys = jnp.where(y, 1.0, -1.0).astype(jnp.float32)
+    C = jnp.asarray(C, dtype)
+    coef0 = jnp.asarray(coef0, dtype)
+    ys = jnp.where(y, 1.0, -1.0).astype(dtype)
     n_pos = jnp.sum(mask & y)
     n_neg = jnp.sum(mask & ~y)
     can_split = (n_pos > 0) & (n_neg > 0)
@@ -526,16 +544,16 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
         K = jnp.where(solve_mask[:, None] & solve_mask[None, :], K, 0.0)
 
     if solver == "smo":
-        tol_eff = jnp.maximum(jnp.asarray(tol, jnp.float32), rel_tol * jnp.max(jnp.abs(K)))
+        tol_eff = jnp.maximum(jnp.asarray(tol, dtype), rel_tol * jnp.max(jnp.abs(K)))
         alpha, G, n_iter, gap = _smo(K, ys, solve_mask, C, tol_eff, max_iter)
         bias = _bias(alpha, G, ys, solve_mask, C)
     else:
         system = _low_rank_system(V, ys, solve_mask) if explicit else _dense_system(K, ys, solve_mask)
         alpha, bias, gap, n_iter = _ipm(system, ys, solve_mask, C, max_iter)
     const_bias = jnp.where(n_pos > 0, 1.0, -1.0)
-    bias = jnp.where(can_split, bias, const_bias).astype(jnp.float32)
-    dual_coef = jnp.where(solve_mask, alpha * ys, 0.0).astype(jnp.float32)
-    primal_weight = V.T @ dual_coef if explicit else jnp.zeros((0,), jnp.float32)
+    bias = jnp.where(can_split, bias, const_bias).astype(dtype)
+    dual_coef = jnp.where(solve_mask, alpha * ys, 0.0).astype(dtype)
+    primal_weight = V.T @ dual_coef if explicit else jnp.zeros((0,), dtype)
     if explicit:
         train_decision = V @ primal_weight + bias
     else:
@@ -548,8 +566,8 @@ def _fit_impl(X, y, mask, C, gamma_value, coef0, tol, rel_tol, *, kernel: str, g
         coef0=coef0,
         can_split=can_split,
         n_iter=n_iter,
-        gap=jnp.where(can_split, gap, 0.0).astype(jnp.float32),
-        train_decision=train_decision.astype(jnp.float32),
+        gap=jnp.where(can_split, gap, 0.0).astype(dtype),
+        train_decision=train_decision.astype(dtype),
         primal_weight=primal_weight,
         kernel=kernel,
         degree=degree,
@@ -683,7 +701,7 @@ def fit(
         gamma_value,
         coef0,
         tol,
-        _REL_TOL,
+        _FLOAT64_REL_TOL if float_dtype() == jnp.float64 else _REL_TOL,
         kernel=kernel,
         gamma_mode=gamma_mode,
         degree=int(degree),
@@ -732,7 +750,7 @@ def _choose_feature_map(kernel: str, n: int, d: int, degree: int, coef0, explici
 
 @jax.jit
 def decision_function(model: SVMModel, Xq: jax.Array) -> jax.Array:
-    """Signed distance-like score for query points: float32[Q] (positive -> class True).
+    """Signed distance-like score for query points: float[Q] (positive -> class True).
 
     Xq: float[Q, d]. For a model that cannot split, a constant ``+1`` / ``-1`` (the single class).
     """
@@ -746,7 +764,7 @@ def decision_function(model: SVMModel, Xq: jax.Array) -> jax.Array:
     if model.kernel == "linear":
         # The primal weight vector makes a linear prediction O(d) per query instead of O(N d).
         w = model.dual_coef @ model.support_vectors
-        return jnp.asarray(Xq, jnp.float32) @ w + model.bias
+        return jnp.asarray(Xq, w.dtype) @ w + model.bias
     Kq = kernel_matrix(Xq, model.support_vectors, kernel=model.kernel, gamma=model.gamma, coef0=model.coef0, degree=model.degree)
     return Kq @ model.dual_coef + model.bias
 

@@ -431,6 +431,42 @@ def test_poly_interior_point_reaches_sklearns_optimum(d):
             assert int(model.n_iter) < 50  # converged, not capped
 
 
+def _nearly_separable_poly_problem(seed, d, n=100):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(n, d)).astype(np.float32)
+    score = np.sin(3.0 * X[:, 0]) + X[:, 1] ** 2 + 2.0 * X[:, 0] - X[:, -1] + 0.3 * rng.normal(size=n)
+    return X, score > np.median(score)
+
+
+@pytest.mark.parametrize("C", [100.0, 1e4])
+def test_float64_interior_point_is_optimal_at_large_c(C):
+    # Poly kernels at large C are out of float32's reach (see the module doc). Under x64 the solvers
+    # run in float64 with float64 floors: the interior point must then satisfy the KKT conditions
+    # (checked here in numpy, independently of the solver) and get a dual objective no worse than
+    # libsvm's feasible point (at C = 1e4 libsvm stops above the optimum on these problems).
+    X, y = _nearly_separable_poly_problem(1, 2)
+    with jax.enable_x64(True):
+        model = svm.fit(X, y, kernel="poly", C=C, solver="ipm")
+        coef = np.asarray(model.dual_coef)
+        assert coef.dtype == np.float64 and int(model.n_iter) < 50
+        gamma, bias = float(model.gamma), float(model.bias)
+    X64, ys = X.astype(np.float64), np.where(y, 1.0, -1.0)
+    K = (gamma * X64 @ X64.T) ** 4
+    alpha = coef * ys
+    margin = ys * (K @ coef + bias)
+    scale = np.abs(K).max() * C * 1e-9  # float64 residual scale of K @ coef
+    free = (alpha > 1e-6 * C) & (alpha < (1 - 1e-6) * C)
+    assert np.all(alpha >= 0) and np.all(alpha <= C) and abs(alpha @ ys) < scale
+    assert np.allclose(margin[free], 1.0, atol=max(1e-6, scale))
+    assert np.all(margin[alpha <= 1e-6 * C] >= 1.0 - max(1e-6, scale))
+    assert np.all(margin[alpha >= (1 - 1e-6) * C] <= 1.0 + max(1e-6, scale))
+    ref = SVC(kernel="poly", degree=4, gamma=gamma, C=C).fit(X64, y)
+    ref_coef = np.zeros(len(y))
+    ref_coef[ref.support_] = ref.dual_coef_[0]
+    dual = lambda c: 0.5 * c @ K @ c - np.abs(c).sum()  # noqa: E731
+    assert dual(coef) <= dual(ref_coef) + 1e-9 * abs(dual(ref_coef))
+
+
 def test_explicit_features_chosen_automatically_and_equal_to_dense():
     Xtr, ytr, Xte, _ = make_data(41, 80, 2, "overlapping")
     auto = svm.fit(Xtr, ytr, kernel="poly")
