@@ -14,7 +14,7 @@ with labels ``y`` in {-1, +1} (``True`` -> +1). The kernel matrix is computed on
   on rbf / linear problems.
 - ``'ipm'`` (default for poly with N <= 400, or any N with explicit features): a Mehrotra
   predictor-corrector interior-point method, iterated until the mean complementarity ``mu`` falls
-  below ``1e-6 C`` (or ``max_iter``, default 50), each iteration one factorisation. The bias is the
+  below ``1e-6 C`` (``1e-12 C`` in float64; or ``max_iter``, default 50), each iteration one factorisation. The bias is the
   multiplier of ``y^T a = 0``. On poly kernels (values up to ~1e4 with ``gamma='scale'``, a nearly
   hard-margin problem) SMO, like libsvm, needs thousands to tens of thousands of steps; the
   interior-point method needs 10-25 iterations whatever the conditioning.
@@ -614,7 +614,7 @@ def fit(
         max_iter: static; SMO: cap on steps (default ``max(5000, 50 * N)``); interior point: cap on
             iterations (default 50; it stops earlier once converged).
         tol: SMO's absolute KKT-gap tolerance (libsvm's ``eps``); it uses ``max(tol, 1e-6 * max|K|)``
-            because of float32. Unused by the interior-point solver.
+            because of float32 (``1e-12 * max|K|`` in float64). Unused by the interior-point solver.
         solver: ``'auto'`` (interior point for poly with N <= 400 or with explicit features, SMO
             otherwise), ``'smo'`` or ``'ipm'`` (static).
         explicit_features: poly kernel only (static): fit and predict through the explicit monomial
