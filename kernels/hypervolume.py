@@ -662,7 +662,7 @@ def _contributions(Y, ref, mask):
     elif m == 3:
         volumes = _hv3_batched(gains, subsets)
     elif m == 4:
-        volumes = _hv4_batched(gains, subsets)
+        volumes = _hv4(gains, subsets)
     else:
         raise ValueError(_too_many_objectives(m))
     return jnp.where(nondominated, volumes[0] - volumes[1:], 0) * volume_factor
