@@ -15,6 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def is_int(value: Any) -> bool:
+    """A Python or numpy integer that is not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def is_concrete(x: Any) -> bool:
     """True when `x` holds actual values (not a tracer inside jit/vmap/grad)."""
     return not isinstance(x, jax.core.Tracer)
@@ -88,7 +93,7 @@ def check_reference(ref: Any, m: int, name: str = "ref") -> Any:
 
 def check_static_positive_int(value: Any, name: str) -> int:
     """Validate a static (Python) positive integer argument such as a block or sample count."""
-    if isinstance(value, jax.core.Tracer) or not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+    if isinstance(value, jax.core.Tracer) or not is_int(value):
         raise ValueError(f"{name} must be a static positive Python int, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")

@@ -70,7 +70,7 @@ from flax import struct
 from jax.custom_batching import custom_vmap
 
 from kernels._batching import advance_first, broadcast_unbatched
-from kernels._checks import check_finite_rows, float_dtype
+from kernels._checks import check_finite_rows, float_dtype, is_int
 from kernels._ordering import after
 
 __all__ = ["SVMModel", "fit", "decision_function", "predict", "kernel_matrix", "poly_features", "n_poly_features", "KERNELS"]
@@ -94,6 +94,13 @@ _IPM_JITTER = (1e-6, 1e-7)
 _FLOAT64_REL_TOL = 1e-12
 _FLOAT64_IPM_MU_TOL = 1e-12
 _FLOAT64_IPM_JITTER = (1e-12, 1e-14)
+
+
+def _precision_floors():
+    """(SMO relative tolerance, interior-point mu tolerance, interior-point jitter) of the working dtype."""
+    if float_dtype() == jnp.float64:
+        return _FLOAT64_REL_TOL, _FLOAT64_IPM_MU_TOL, _FLOAT64_IPM_JITTER
+    return _REL_TOL, _IPM_MU_TOL, _IPM_JITTER
 # Largest N for which solver='auto' picks the interior point on poly kernels.
 _IPM_MAX_AUTO_N = 400
 # libsvm's TAU: floor on the curvature of a working pair.
@@ -118,8 +125,9 @@ class SVMModel:
         n_iter: int32[] SMO steps taken, or interior-point iterations run.
         gap: float[] convergence measure: SMO's final KKT gap ``max_{I_up} -yG - min_{I_low} -yG``,
             or the interior-point method's mean complementarity ``mu`` (0 when it cannot split). The
-            interior point stopped on its rule when ``gap <= 1e-6 C``; a larger gap means it ran out
-            of ``max_iter`` or float32 broke down (``n_iter`` then counts the failed iteration).
+            interior point stopped on its rule when ``gap <= 1e-6 C`` (``1e-12 C`` in float64); a
+            larger gap means it ran out of ``max_iter`` or float32 broke down (``n_iter`` then counts
+            the failed iteration).
         train_decision: float[N] the decision function at the training rows (what
             ``decision_function(model, support_vectors)`` returns, up to rounding), from the kernel
             matrix the fit already holds; callers that need the training predictions (LaMOO's
@@ -423,11 +431,9 @@ def _ipm(system, ys, mask, C, max_iter: int):
     yv = jnp.where(valid, ys, 0.0)
     ones = jnp.where(valid, 1.0, 0.0)
     dtype = float_dtype()
-    float64 = dtype == jnp.float64
     n_valid = jnp.maximum(jnp.sum(valid), 1).astype(dtype)
     # float32 factorisation of a rank-deficient (poly) Q + small barrier terms needs a floor on the diagonal.
-    jitter_rel, jitter_abs = _FLOAT64_IPM_JITTER if float64 else _IPM_JITTER
-    mu_tol = _FLOAT64_IPM_MU_TOL if float64 else _IPM_MU_TOL
+    _, mu_tol, (jitter_rel, jitter_abs) = _precision_floors()
     jitter = jitter_rel * jnp.max(jnp.abs(diag_Q)) + jitter_abs
 
     def safe(v):
@@ -643,7 +649,7 @@ def fit(
         gamma_mode, gamma_value = gamma, 0.0
     else:
         gamma_mode, gamma_value = "value", gamma
-    if not isinstance(degree, (int, np.integer)) or isinstance(degree, bool) or degree < 1:
+    if not is_int(degree) or degree < 1:
         raise ValueError(f"degree must be an int >= 1, got {degree!r}")
     X_shape = np.shape(X)
     y_shape = np.shape(y)
@@ -701,7 +707,7 @@ def fit(
         gamma_value,
         coef0,
         tol,
-        _FLOAT64_REL_TOL if float_dtype() == jnp.float64 else _REL_TOL,
+        _precision_floors()[0],
         kernel=kernel,
         gamma_mode=gamma_mode,
         degree=int(degree),

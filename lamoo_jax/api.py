@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamoo_jax.config import LaMOOConfig, is_int
+from kernels._checks import is_int
+from lamoo_jax.config import LaMOOConfig
 from lamoo_jax.loop import RunSpec, run_batch
 from lamoo_jax.metrics import log_hv_difference
 from lamoo_jax.problem import Problem

@@ -14,6 +14,7 @@ import math
 import numbers
 from typing import Literal
 
+from kernels._checks import is_int
 from kernels.svm import check_poly_coef0
 
 _KERNELS = ("rbf", "poly", "linear")
@@ -21,11 +22,6 @@ _ASSIGN = ("label", "prediction")
 _SELECTION = ("leaf", "path")
 _HV_METHODS = ("auto", "exact", "mc")
 _SOLVERS = ("auto", "smo", "ipm")
-
-
-def is_int(value) -> bool:
-    """An integer that is not a bool (Python or numpy)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_number(value) -> bool:

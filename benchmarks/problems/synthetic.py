@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from kernels._checks import is_int
 from lamoo_jax.problem import Problem
 from lamoo_jax.spaces import Box
 
@@ -71,7 +72,7 @@ def _reject_unknown(problem: str, unknown: dict[str, Any], known: Sequence[str])
 
 
 def _check_int(problem: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise ValueError(f"{problem}: {name} must be an integer; got {value!r}")
     if value < minimum:
         raise ValueError(f"{problem}: {name} must be >= {minimum}; got {value}")
