@@ -21,6 +21,7 @@ from kernels.svm import decision_function as svm_decision_function
 from kernels.svm import fit as svm_fit
 from kernels.svm import predict as svm_predict
 from lamoo_jax.api import Result, optimize
+from lamoo_jax.compile_cache import enable_compilation_cache
 from lamoo_jax.config import LaMOOConfig
 from lamoo_jax.problem import Problem
 from lamoo_jax.spaces import Box, Categorical, FiniteSet
@@ -36,6 +37,7 @@ __all__ = [
     "dominance_count",
     "dominance_count_blocked",
     "dominance_matrix",
+    "enable_compilation_cache",
     "hypervolume",
     "hypervolume_contributions",
     "hypervolume_mc",

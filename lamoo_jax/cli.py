@@ -7,6 +7,10 @@
 With --out, each run is written to DIR/<problem>_<sampler>_<lamoo|plain>_b<budget>_s<seeds>_<hash>.npz,
 the hash covering every option of the run (problem options, config, n_init, batch size, ...); the
 file also records those options (run_options, config, problem_options as JSON) and the reference point.
+
+`run` keeps compiled programs in JAX's persistent compilation cache (`--cache-dir`, default
+~/.cache/lamoo-jax/xla; `--no-cache` to skip it): a repeated run loads its program instead of
+compiling it again (see `lamoo_jax.compile_cache`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lamoo_jax._atomic import atomic_savez_compressed
+from lamoo_jax.compile_cache import count_cache_hits, enable_compilation_cache
 
 DEFAULT_PROBLEM = "nasbench_graph"
 
@@ -112,12 +117,15 @@ def _final_log_hv_difference(result) -> tuple[np.ndarray | None, str | None]:
         return None, f"warning: log10(HVmax-HV) not shown: {error}"
 
 
-def summarize(result) -> str:
-    """Per-seed summary: final hypervolume, Pareto points and, when known, the log HV difference."""
+def summarize(result, compile_note: str = "") -> str:
+    """Per-seed summary: final hypervolume, Pareto points and, when known, the log HV difference.
+
+    `compile_note` follows the compile time (e.g. where the compiled program came from).
+    """
     lines = [
         f"problem {result.problem_name}  sampler {result.sampler}  partition {result.partition}  "
         f"budget {result.budget}  seeds {len(result.seeds)}",
-        f"compile {result.compile_seconds:.2f} s, run {result.run_seconds:.2f} s "
+        f"compile {result.compile_seconds:.2f} s{compile_note}, run {result.run_seconds:.2f} s "
         f"({len(result.seeds) / max(result.run_seconds, 1e-9):.1f} runs/s, "
         f"{len(result.seeds) * result.budget / max(result.run_seconds, 1e-9):.0f} samples/s)",
     ]
@@ -145,23 +153,29 @@ def cmd_run(args) -> int:
     config_options = _parse_options(args.config, "-C/--config")
     problem = get_problem(args.problem, **problem_options)
     config = LaMOOConfig().replace(**config_options) if config_options else LaMOOConfig()
-    result = optimize(
-        problem,
-        budget=args.budget,
-        n_init=args.n_init,
-        batch_size=args.batch_size,
-        sampler=args.sampler,
-        partition=not args.no_partition,
-        seeds=args.seeds,
-        config=config,
-    )
+    cache_dir = None if args.no_cache else enable_compilation_cache(args.cache_dir)
+    with count_cache_hits() as hits:
+        result = optimize(
+            problem,
+            budget=args.budget,
+            n_init=args.n_init,
+            batch_size=args.batch_size,
+            sampler=args.sampler,
+            partition=not args.no_partition,
+            seeds=args.seeds,
+            config=config,
+        )
+    if cache_dir is None:
+        compile_note = " (no compilation cache)"
+    else:
+        compile_note = f" ({'loaded from the cache' if hits.count else 'compiled; cache'} {cache_dir})"
     # Save first: a finished run must never be lost to a failure while summarising it.
     path = None
     if args.out:
         options = run_options(args, problem_options, config)
         path = result_path(args.out, result, options)
         save_result_npz(result, path, result_arrays(result, problem, options))
-    print(summarize(result))
+    print(summarize(result, compile_note))
     if path is not None:
         print(f"wrote {path}")
     return 0
@@ -189,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-partition", action="store_true", help="run the bare sampler (baseline)")
     run.add_argument("--config", "-C", action="append", default=[], metavar="KEY=VALUE", help="LaMOOConfig option, e.g. -C svm_kernel=rbf")
     run.add_argument("--out", default=None, help="folder for the results (one .npz per distinct set of run options)")
+    run.add_argument(
+        "--cache-dir", default=None, metavar="DIR",
+        help="folder of JAX's persistent compilation cache: a repeated run loads its compiled program instead of "
+        "compiling it again (default: $JAX_COMPILATION_CACHE_DIR, else $LAMOO_JAX_CACHE_DIR, else ~/.cache/lamoo-jax/xla)",
+    )
+    run.add_argument("--no-cache", action="store_true", help="compile without the persistent compilation cache")
     run.set_defaults(func=cmd_run)
 
     problems = sub.add_parser("problems", help="list the problems by name")

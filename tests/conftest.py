@@ -6,10 +6,16 @@ little). Turning most of them off keeps the suite within its time budget; it cha
 and the benchmarks in `benchmarks/` run with the default, fully optimised settings.
 """
 
+import os
+
 import jax
 import pytest
 
 jax.config.update("jax_disable_most_optimizations", True)
+# The CLI turns on JAX's persistent compilation cache (a process-wide setting) by default; tests
+# that call it in this process must not write to the user's cache. tests/test_compile_cache.py
+# exercises the cache in subprocesses with folders of their own.
+os.environ["LAMOO_JAX_CACHE_DIR"] = "off"
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -41,7 +41,7 @@ def test_runs_differing_in_any_option_get_their_own_file_saved_before_the_summar
     base = ["run", "--problem", "zdt1", "-P", "dim=3", "--budget", "15", "--seeds", "1", "--no-partition", "--out", str(tmp_path)]
     assert main(base) == 0
 
-    def broken_summary(result):
+    def broken_summary(result, compile_note=""):
         raise RuntimeError("summary failed")
 
     monkeypatch.setattr(cli, "summarize", broken_summary)
