@@ -494,6 +494,20 @@ def _unit_hypervolume(gains):
     raise ValueError(_too_many_objectives(m))
 
 
+def _subset_volumes(gains, active, max_members=None):
+    """Unit-box hypervolumes of the subsets `active` (bool `[K, N]`) of one point set: `[K]`.
+
+    M = 3 and 4 share the orders and the sweep among the subsets (`max_members`: see
+    `_hv3_batched`; M = 3 only); M <= 2 computes each subset on its own.
+    """
+    m = gains.shape[1]
+    if m == 3:
+        return _hv3_batched(gains, active, max_members)
+    if m == 4:
+        return _hv4(gains, active)
+    return jax.vmap(lambda member: _unit_hypervolume(jnp.where(member[:, None], gains, 0)))(active)
+
+
 def _too_many_objectives(m):
     return (
         f"exact hypervolume supports M <= {MAX_EXACT_OBJECTIVES} objectives, got M = {m}; "
@@ -531,20 +545,13 @@ def hypervolume(Y, ref, mask=None) -> jax.Array:
 @partial(jax.jit, static_argnames=("max_members",))
 def _hypervolume_subsets(Y, ref, mask, members, max_members=None):
     Y, ref, valid = _cast(Y, ref, mask)
-    k, m = members.shape[0], Y.shape[1]
+    k = members.shape[0]
     if Y.shape[0] == 0 or k == 0:
         return jnp.zeros((k,), Y.dtype)
     # One scale for all subsets: the unit-box hypervolume times the shared volume factor is each
     # subset's hypervolume whatever scale is used.
     gains, volume_factor, inside = _unit_gains(Y, ref, valid)
-    active = members & inside[None, :]
-    if m == 3:
-        volumes = _hv3_batched(gains, active, max_members)
-    elif m == 4:
-        volumes = _hv4(gains, active)
-    else:
-        volumes = jax.vmap(lambda a: _unit_hypervolume(jnp.where(a[:, None], gains, 0)))(active)
-    volumes = volumes * volume_factor
+    volumes = _subset_volumes(gains, members & inside[None, :], max_members) * volume_factor
     if max_members is None:
         return volumes
     overflow = jnp.sum(members & valid[None, :], axis=1) > jnp.array(max_members)
@@ -656,15 +663,7 @@ def _contributions(Y, ref, mask):
     # leaves the hypervolume unchanged) and dominated points are ignored, as in moocore's default.
     nondominated = inside & (_dominance_count(Y, inside) == 0)
     leave_one_out = nondominated[None, :] & ~jnp.eye(n, dtype=bool)
-    subsets = jnp.concatenate([nondominated[None, :], leave_one_out], axis=0)
-    if m == 1:
-        volumes = jnp.max(jnp.where(subsets, gains[None, :, 0], 0), axis=1)
-    elif m == 3:
-        volumes = _hv3_batched(gains, subsets)
-    elif m == 4:
-        volumes = _hv4(gains, subsets)
-    else:
-        raise ValueError(_too_many_objectives(m))
+    volumes = _subset_volumes(gains, jnp.concatenate([nondominated[None, :], leave_one_out], axis=0))
     return jnp.where(nondominated, volumes[0] - volumes[1:], 0) * volume_factor
 
 
