@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -47,13 +48,15 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
 
     Args:
         path: the folder (created if missing). None keeps a folder JAX already has, else uses
-            `default_cache_dir()`.
+            `default_cache_dir()`; when that default cannot be created (a read-only home, say),
+            a warning says so and the cache stays off.
 
     Raises:
-        ValueError: when the folder cannot be created or is not a directory.
+        ValueError: when an explicitly given folder cannot be created or is not a directory.
     """
     current = jax.config.jax_compilation_cache_dir
-    if path is None:
+    explicit = path is not None
+    if not explicit:
         if current:
             return Path(current)
         path = default_cache_dir()
@@ -63,7 +66,11 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # FileExistsError included: a file where the folder should be
-        raise ValueError(f"compilation cache folder {str(path)!r} cannot be created: {error}") from None
+        message = f"compilation cache folder {str(path)!r} cannot be created: {error}"
+        if explicit:
+            raise ValueError(message) from None
+        warnings.warn(f"{message}; compiling without the persistent cache (set {ENV_VAR} to another folder)", stacklevel=2)
+        return None
     if str(path) != current:
         jax.config.update("jax_compilation_cache_dir", str(path))
         # JAX opens its cache once per process, at the first compile after a folder is set;

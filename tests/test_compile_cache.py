@@ -35,6 +35,14 @@ def test_a_file_in_place_of_the_folder_is_a_clear_error(tmp_path):
         enable_compilation_cache(blocker / "xla")
 
 
+def test_an_unusable_default_folder_warns_and_leaves_the_cache_off(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("LAMOO_JAX_CACHE_DIR", str(blocker / "xla"))
+    with pytest.warns(UserWarning, match="compiling without the persistent cache"):
+        assert enable_compilation_cache() is None
+
+
 def test_no_cache_is_reported(tmp_path, capsys):
     assert main(RUN + ["--no-cache", "--budget", "15"]) == 0
     assert "(no compilation cache)" in capsys.readouterr().out
