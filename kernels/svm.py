@@ -127,7 +127,11 @@ class SVMModel:
             or the interior-point method's mean complementarity ``mu`` (0 when it cannot split). The
             interior point stopped on its rule when ``gap <= 1e-6 C`` (``1e-12 C`` in float64); a
             larger gap means it ran out of ``max_iter`` or float32 broke down (``n_iter`` then counts
-            the failed iteration).
+            the failed iteration). The rule checks complementarity only, not the dual residual: in
+            float32 on poly kernels at C = 1e4 it was met short of the optimum in 15 of 60 fits (30
+            nearly separable problems, N = 100, d = 2-3, dense and explicit features: 48-99%
+            agreement with ``SVC``, dual objective 3-57% above libsvm's); at C = 100 every fit that
+            met it agreed on >= 98.7%. Use x64 there.
         train_decision: float[N] the decision function at the training rows (what
             ``decision_function(model, support_vectors)`` returns, up to rounding), from the kernel
             matrix the fit already holds; callers that need the training predictions (LaMOO's
