@@ -14,7 +14,10 @@ Where the cache lives, first match wins:
 - `$XDG_CACHE_HOME/lamoo-jax/xla`, else `~/.cache/lamoo-jax/xla`.
 
 JAX only stores programs that took at least `jax_persistent_cache_min_compile_time_secs` (1 s by
-default) to compile. The cache is trusted code: do not share the directory with users you do not trust.
+default) to compile. XLA's CPU loader checks a stored executable against the host's CPU features and
+JAX compiles afresh when they differ, so machines of different kinds can share a folder; on some
+CPUs that check rejects every entry (jax-ml/jax#38445), and the run's summary line then always says
+"compiled". The cache is trusted code: do not share the folder with users you do not trust.
 """
 
 from __future__ import annotations
