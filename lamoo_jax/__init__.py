@@ -19,6 +19,7 @@ from kernels.hypervolume import hypervolume, hypervolume_contributions, hypervol
 from kernels.svm import SVMModel
 from kernels.svm import decision_function as svm_decision_function
 from kernels.svm import fit as svm_fit
+from kernels.svm import kkt_violation as svm_kkt_violation
 from kernels.svm import predict as svm_predict
 from lamoo_jax.api import Result, optimize
 from lamoo_jax.compile_cache import enable_compilation_cache
@@ -47,5 +48,6 @@ __all__ = [
     "optimize",
     "svm_decision_function",
     "svm_fit",
+    "svm_kkt_violation",
     "svm_predict",
 ]

@@ -499,3 +499,75 @@ def test_train_decision_equals_decision_function_at_training_rows(kernel, solver
     recomputed = np.asarray(svm.decision_function(model, Xtr))
     scale = max(1.0, float(np.abs(recomputed).max()))
     np.testing.assert_allclose(np.asarray(model.train_decision)[mask], recomputed[mask], atol=1e-4 * scale)
+
+
+def _numpy_kkt_violation(K, coef, bias, ys, C, valid):
+    """The KKT violation of a dual solution (coef = alpha * y) in float64 numpy, from the kernel."""
+    alpha = coef * ys
+    slack = ys * (K @ coef + bias) - 1.0
+    at_zero, at_c = alpha <= 1e-3 * C, alpha >= (1 - 1e-3) * C
+    violation = np.where(at_zero, np.maximum(-slack, 0), np.where(at_c, np.maximum(slack, 0), np.abs(slack)))
+    return violation[valid].max()
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "poly"])
+def test_kkt_violation_matches_numpy_and_is_small_at_the_optimum(kernel):
+    Xtr, ytr, _, _ = make_data(7, 120, 3, "overlapping")
+    valid = np.ones(120, bool)
+    valid[::7] = False
+    Xtr_garbage = Xtr.copy()
+    Xtr_garbage[~valid] = np.nan  # masked rows may hold anything
+    C = 1.0
+    model = svm.fit(Xtr_garbage, ytr, valid, kernel=kernel, C=C)
+    got = float(svm.kkt_violation(model, ytr, C, valid))
+
+    X64, ys, gamma = Xtr.astype(np.float64), np.where(ytr, 1.0, -1.0), float(model.gamma)
+    if kernel == "rbf":
+        K = np.exp(-gamma * ((X64[:, None, :] - X64[None, :, :]) ** 2).sum(-1))
+    else:
+        K = (gamma * X64 @ X64.T) ** 4
+    coef = np.asarray(model.dual_coef, np.float64)
+    expected = _numpy_kkt_violation(K, coef, float(model.bias), ys, C, valid)
+    # The model's float32 decision values carry rounding of about float32's epsilon times the terms summed.
+    rounding = 1e-5 + 2e-7 * np.max(np.abs(K) @ np.abs(coef))
+    assert got == pytest.approx(expected, abs=rounding)
+    # At the optimum: as small as scikit-learn's own solution reads.
+    ref = SVC(kernel=kernel, degree=4, gamma=gamma, C=C).fit(X64[valid], ytr[valid])
+    ref_coef = np.zeros(int(valid.sum()))
+    ref_coef[ref.support_] = ref.dual_coef_[0]
+    sub = np.ix_(valid, valid)
+    reference = _numpy_kkt_violation(K[sub], ref_coef, float(ref.intercept_[0]), ys[valid], C, np.ones(int(valid.sum()), bool))
+    assert got < max(0.02, 2 * reference)
+
+
+def test_kkt_violation_flags_a_float32_fit_that_stopped_short_of_the_optimum():
+    # Float32 poly at C = 1e4 (see the module doc): the interior point meets its complementarity
+    # rule far from the optimum on this problem; under x64 the same fit converges.
+    X, y = _nearly_separable_poly_problem(9, 2)
+    C = 1e4
+    short = svm.fit(X, y, kernel="poly", C=C)
+    assert float(short.gap) <= 1e-6 * C  # it stopped on its own rule...
+    assert float(svm.kkt_violation(short, y, C)) > 1.0  # ...but is not at the optimum
+    with jax.enable_x64(True):
+        converged = svm.fit(X, y, kernel="poly", C=C)
+        assert float(svm.kkt_violation(converged, y, C)) < 1e-3
+
+
+def test_kkt_violation_batched_one_class_and_bad_shapes():
+    Xs, ys = [], []
+    for seed in range(3):
+        X, y, _, _ = make_data(20 + seed, 60, 2, "overlapping")
+        Xs.append(X)
+        ys.append(y)
+    Xs, ys = np.stack(Xs), np.stack(ys)
+    models = jax.vmap(lambda X, y: svm.fit(X, y, kernel="rbf"))(Xs, ys)
+    batched = jax.vmap(svm.kkt_violation, in_axes=(0, 0, None))(models, ys, 1.0)
+    for i in range(3):
+        alone = svm.kkt_violation(svm.fit(Xs[i], ys[i], kernel="rbf"), ys[i], 1.0)
+        assert float(batched[i]) == pytest.approx(float(alone), abs=1e-5)
+    one_class = svm.fit(Xs[0], np.ones(60, bool), kernel="rbf")
+    assert float(svm.kkt_violation(one_class, np.ones(60, bool), 1.0)) == 0.0
+    with pytest.raises(ValueError, match=r"y must have shape \(60,\)"):
+        svm.kkt_violation(one_class, np.ones(59, bool), 1.0)
+    with pytest.raises(ValueError, match=r"mask must have shape \(60,\)"):
+        svm.kkt_violation(one_class, np.ones(60, bool), 1.0, np.ones(3, bool))
