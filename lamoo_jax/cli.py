@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +76,27 @@ def options_hash(options: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
 
 
-def result_path(out: str | os.PathLike, result, options: dict) -> Path:
+def result_path(out: str | os.PathLike, problem_name: str, options: dict) -> Path:
     """File of a run: readable tag plus the options' hash, so runs that differ in any option
-    (problem options, config, n_init, batch size, ...) never overwrite each other."""
-    tag = f"{result.problem_name}_{result.sampler}_{'lamoo' if result.partition else 'plain'}_b{result.budget}_s{len(result.seeds)}"
+    (problem options, config, n_init, batch size, ...) never overwrite each other. Known before the
+    run starts (`problem_name` is the problem's `name`, `options` from `run_options`)."""
+    kind = "lamoo" if options["partition"] else "plain"
+    tag = f"{problem_name}_{options['sampler']}_{kind}_b{options['budget']}_s{options['seeds']}"
     tag = re.sub(r"[^A-Za-z0-9._-]+", "_", tag)  # user-named tables may contain '/' or spaces
     return Path(out) / f"{tag}_{options_hash(options)}.npz"
+
+
+def holds_run(path: Path, options: dict) -> bool:
+    """Whether `path` is a complete result file of the run with these `options`.
+
+    Results are written atomically, so an existing file is complete; its recorded hash must match
+    too. A file that cannot be read is not counted (the run is redone and replaces it).
+    """
+    try:
+        with np.load(path) as data:
+            return str(data["run_hash"]) == options_hash(options)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def result_arrays(result, problem, options: dict) -> dict:
@@ -153,6 +169,11 @@ def cmd_run(args) -> int:
     config_options = _parse_options(args.config, "-C/--config")
     problem = get_problem(args.problem, **problem_options)
     config = LaMOOConfig().replace(**config_options) if config_options else LaMOOConfig()
+    options = run_options(args, problem_options, config)
+    path = None if not args.out else result_path(args.out, problem.name, options)
+    if args.skip_existing and path is not None and holds_run(path, options):
+        print(f"skipped: {path} already holds this run (same options)")
+        return 0
     cache_dir = None if args.no_cache else enable_compilation_cache(args.cache_dir)
     with count_cache_hits() as hits:
         result = optimize(
@@ -170,10 +191,7 @@ def cmd_run(args) -> int:
     else:
         compile_note = f" ({'loaded from the cache' if hits.count else 'compiled; cache'} {cache_dir})"
     # Save first: a finished run must never be lost to a failure while summarising it.
-    path = None
-    if args.out:
-        options = run_options(args, problem_options, config)
-        path = result_path(args.out, result, options)
+    if path is not None:
         save_result_npz(result, path, result_arrays(result, problem, options))
     print(summarize(result, compile_note))
     if path is not None:
@@ -209,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
         "compiling it again (default: $JAX_COMPILATION_CACHE_DIR, else $LAMOO_JAX_CACHE_DIR, else ~/.cache/lamoo-jax/xla)",
     )
     run.add_argument("--no-cache", action="store_true", help="compile without the persistent compilation cache")
+    run.add_argument(
+        "--skip-existing", action="store_true",
+        help="with --out: do nothing when the folder already holds this run's result (same options), so a loop "
+        "of runs that was interrupted can be restarted and redoes only what is missing",
+    )
     run.set_defaults(func=cmd_run)
 
     problems = sub.add_parser("problems", help="list the problems by name")

@@ -1,5 +1,6 @@
 """The `lamoo-jax` command: runs, prints a per-seed summary and writes results atomically."""
 
+import io
 import json
 import os
 import stat
@@ -52,14 +53,34 @@ def test_runs_differing_in_any_option_get_their_own_file_saved_before_the_summar
     assert sorted(int(np.load(f)["n_init"]) for f in files) == [5, 10]
 
 
+def test_skip_existing_redoes_only_missing_or_unreadable_runs(tmp_path, capsys):
+    base = ["run", "--problem", "zdt1", "-P", "dim=3", "--budget", "15", "--seeds", "2", "--no-partition",
+            "--out", str(tmp_path), "--skip-existing"]
+    assert main(base) == 0
+    (first,) = tmp_path.glob("*.npz")
+    written = first.read_bytes()
+    capsys.readouterr()
+    assert main(base) == 0  # the same run again: nothing to do
+    assert capsys.readouterr().out.startswith(f"skipped: {first}")
+    assert first.read_bytes() == written
+    assert main(base + ["--n-init", "5"]) == 0  # another option: another run, another file
+    assert "skipped" not in capsys.readouterr().out and len(list(tmp_path.glob("*.npz"))) == 2
+    first.write_bytes(b"not a result")  # unreadable: redone and replaced
+    assert main(base) == 0
+    assert "skipped" not in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(first)["X"], np.load(io.BytesIO(written))["X"])
+    without = [arg for arg in base if arg != "--skip-existing"]
+    assert main(without) == 0 and "skipped" not in capsys.readouterr().out  # the default reruns
+
+
 def test_result_name_hashes_every_option():
     args = types.SimpleNamespace(problem="ZDT1", sampler="random", no_partition=False, budget=20, n_init=10, batch_size=5, seeds=2)
     from lamoo_jax.config import LaMOOConfig
 
-    result = types.SimpleNamespace(problem_name="zdt1 d/4", sampler="random", partition=True, budget=20, seeds=np.arange(2))
+    name = "zdt1 d/4"
     options = cli.run_options(args, {"dim": 4}, LaMOOConfig())
-    path = cli.result_path("out", result, options)
-    assert path == cli.result_path("out", result, cli.run_options(args, {"dim": 4}, LaMOOConfig()))  # stable
+    path = cli.result_path("out", name, options)
+    assert path == cli.result_path("out", name, cli.run_options(args, {"dim": 4}, LaMOOConfig()))  # stable
     assert path.name.startswith("zdt1_d_4_random_lamoo_b20_s2_") and "/" not in path.name
     variants = [
         cli.run_options(args, {"dim": 5}, LaMOOConfig()),
@@ -67,7 +88,7 @@ def test_result_name_hashes_every_option():
         cli.run_options(types.SimpleNamespace(**{**vars(args), "n_init": 5}), {"dim": 4}, LaMOOConfig()),
         cli.run_options(types.SimpleNamespace(**{**vars(args), "batch_size": 1}), {"dim": 4}, LaMOOConfig()),
     ]
-    assert len({cli.result_path("out", result, v) for v in variants} | {path}) == 5
+    assert len({cli.result_path("out", name, v) for v in variants} | {path}) == 5
 
 
 def test_summary_survives_a_failing_log_hv_difference():
