@@ -1,6 +1,6 @@
 """The `lamoo-jax` command.
 
-    lamoo-jax run --problem NAME [--sampler random] [--budget 100] [--seeds 8] [--out DIR]
+    lamoo-jax run --problem NAME [--sampler random] [--budget 100] [--seeds 8] [--out DIR [--skip-existing]]
     lamoo-jax problems
     lamoo-jax data fetch nasbench201 [--dest DIR]
 
@@ -169,6 +169,8 @@ def cmd_run(args) -> int:
     config_options = _parse_options(args.config, "-C/--config")
     problem = get_problem(args.problem, **problem_options)
     config = LaMOOConfig().replace(**config_options) if config_options else LaMOOConfig()
+    if args.skip_existing and not args.out:
+        raise ValueError("--skip-existing needs --out (the folder whose results it checks)")
     options = run_options(args, problem_options, config)
     path = None if not args.out else result_path(args.out, problem.name, options)
     if args.skip_existing and path is not None and holds_run(path, options):

@@ -71,6 +71,8 @@ def test_skip_existing_redoes_only_missing_or_unreadable_runs(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(first)["X"], np.load(io.BytesIO(written))["X"])
     without = [arg for arg in base if arg != "--skip-existing"]
     assert main(without) == 0 and "skipped" not in capsys.readouterr().out  # the default reruns
+    assert main(["run", "--problem", "zdt1", "--budget", "15", "--skip-existing"]) == 2
+    assert "--skip-existing needs --out" in capsys.readouterr().err
 
 
 def test_result_name_hashes_every_option():
