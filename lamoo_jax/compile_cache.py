@@ -38,11 +38,16 @@ _CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
 def default_cache_dir() -> Path | None:
     """The cache folder when no path is given and JAX has none set: from `$LAMOO_JAX_CACHE_DIR`
-    (None when it says `off`), else under `$XDG_CACHE_HOME` or `~/.cache`."""
+    (None when it says `off`), else under `$XDG_CACHE_HOME` or `~/.cache` (None without a home)."""
     value = os.environ.get(ENV_VAR)
     if value is not None:
         return None if value.strip().lower() in _OFF_VALUES else Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except (RuntimeError, KeyError):  # no home directory to be found: no default cache
+            return None
     return Path(base).expanduser() / "lamoo-jax" / "xla"
 
 

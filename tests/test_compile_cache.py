@@ -23,6 +23,13 @@ def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
     assert default_cache_dir() == Path.home() / ".cache" / "lamoo-jax" / "xla"
     monkeypatch.setenv("LAMOO_JAX_CACHE_DIR", str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("LAMOO_JAX_CACHE_DIR")
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert default_cache_dir() is None
     for off in ("off", "", "0", "None"):
         monkeypatch.setenv("LAMOO_JAX_CACHE_DIR", off)
         assert default_cache_dir() is None
