@@ -613,7 +613,12 @@ def _hypervolume_mc(key, Y, ref, mask, n_samples, chunk_size):
     n_chunks = math.ceil(n_samples / chunk)
 
     def count_chunk(i, count):
-        u = lower + box * jax.random.uniform(jax.random.fold_in(key, i), (chunk, m), dtype=Y.dtype)
+        # Drawn as one flat vector: the same values as a [chunk, m] draw (row-major counters), but
+        # with jax_threefry_partitionable (the default) the 2-D draw builds its counters over a
+        # 2-D grid, measured 2-4x slower on CPU (4x for odd chunk sizes such as the default 69905
+        # at N = 30: 10.4 ms against 3.2 ms per chunk of M = 8).
+        flat = jax.random.uniform(jax.random.fold_in(key, i), (chunk * m,), dtype=Y.dtype)
+        u = lower + box * flat.reshape(chunk, m)
         dominated = jnp.any(weakly_dominated_by(u, Y, inside), axis=1)
         real_sample = i * chunk + jnp.arange(chunk) < n_samples  # the last chunk may overhang
         return count + jnp.sum(dominated & real_sample, dtype=jnp.int32)
