@@ -24,3 +24,8 @@ def uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Ar
 def normal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     """Standard normal values of `shape`, drawn as one flat vector."""
     return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def randint(key: jax.Array, shape: tuple[int, ...], minval: int, maxval: int, dtype=jnp.int32) -> jax.Array:
+    """Uniform integers in [minval, maxval) of `shape`, drawn as one flat vector."""
+    return jax.random.randint(key, (math.prod(shape),), minval, maxval, dtype=dtype).reshape(shape)

@@ -221,7 +221,7 @@ class FiniteSet:
         return self.encodings.shape[0]
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        return jax.random.randint(key, (n, 1), 0, self.cardinality, dtype=jnp.int32)
+        return _random.randint(key, (n, 1), 0, self.cardinality)
 
     def features(self, X: jax.Array) -> jax.Array:
         rows = self.encodings[X[..., 0]]

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from kernels._ordering import after
+from lamoo_jax import _random
 
 # Hyperparameter box (natural scale), enforced by projection after every optimiser step.
 LENGTHSCALE_BOUNDS = (1e-2, 1e2)  # unit-cube inputs
@@ -354,5 +355,5 @@ def sample_posterior(key: jax.Array, state: GPState, Xq: jax.Array, n_samples: i
     mean, cov = posterior_joint(state, Xq)
     scale = jnp.mean(jnp.diagonal(cov, axis1=1, axis2=2), axis=1)  # [M]
     L = jax.vmap(_safe_cholesky)(cov, _jitter(cov.dtype) * scale)  # [M, Q, Q]
-    eps = jax.random.normal(key, (n_samples, Xq.shape[0], mean.shape[1]), dtype=mean.dtype)
+    eps = _random.normal(key, (n_samples, Xq.shape[0], mean.shape[1]), mean.dtype)
     return mean + jnp.einsum("mqr,srm->sqm", L, eps)

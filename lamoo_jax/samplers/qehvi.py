@@ -378,7 +378,7 @@ class QEHVISampler:
         mean, cov = gp.posterior_joint(model, space.to_unit(candidates))
         n_obj = Y.shape[1]
         base = _random.normal(base_key, (self.mc_samples, self.n_candidates, n_obj), mean.dtype)
-        mc_base = jax.random.uniform(hv_key, (self.hv_mc_samples, n_obj), mean.dtype) if n_obj > 3 else None
+        mc_base = _random.uniform(hv_key, (self.hv_mc_samples, n_obj), mean.dtype) if n_obj > 3 else None
         order, _ = greedy_qehvi(
             base, mean, cov, Y, context.mask, context.ref_point.astype(mean.dtype), available, q,
             mc_base=mc_base, sample_batch=self.sample_batch,
