@@ -817,6 +817,8 @@ def kkt_violation(model: SVMModel, y, C, mask=None) -> jax.Array:
         raise ValueError(f"y must have shape ({n},) like the model's training rows, got {np.shape(y)}")
     if mask is not None and np.shape(mask) != (n,):
         raise ValueError(f"mask must have shape ({n},) like the model's training rows, got {np.shape(mask)}")
+    if _is_concrete(C) and not (np.ndim(C) == 0 and np.asarray(C) > 0):
+        raise ValueError(f"C must be a positive number (the C given to fit), got {C!r}")
     dtype = model.dual_coef.dtype
     valid = jnp.ones(n, bool) if mask is None else jnp.asarray(mask, bool)
     ys = jnp.where(jnp.asarray(y, bool), 1.0, -1.0).astype(dtype)
