@@ -571,5 +571,5 @@ def test_kkt_violation_batched_one_class_and_bad_shapes():
         svm.kkt_violation(one_class, np.ones(59, bool), 1.0)
     with pytest.raises(ValueError, match=r"mask must have shape \(60,\)"):
         svm.kkt_violation(one_class, np.ones(60, bool), 1.0, np.ones(3, bool))
-    with pytest.raises(ValueError, match="C must be a positive number"):
+    with pytest.raises(ValueError, match="C must be a finite positive number"):
         svm.kkt_violation(one_class, np.ones(60, bool), 0.0)
