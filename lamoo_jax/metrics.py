@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.dominance import weakly_dominated_by
 from kernels.hypervolume import hypervolume, hypervolume_subsets
-from lamoo_jax import _random
+from kernels import _random
 
 
 def hv_history_exact(Y: jax.Array, ref: jax.Array) -> jax.Array:

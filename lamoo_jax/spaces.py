@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from lamoo_jax import _random
+from kernels import _random
 
 
 @struct.dataclass

@@ -31,7 +31,7 @@ from evosax.algorithms import CMA_ES
 
 from kernels._checks import float_dtype
 from kernels.dominance import dominance_count
-from lamoo_jax import _random
+from kernels import _random
 from lamoo_jax.samplers.base import Proposal, ProposalContext, select_in_region
 
 

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from kernels._ordering import after
-from lamoo_jax import _random
+from kernels import _random
 
 # Hyperparameter box (natural scale), enforced by projection after every optimiser step.
 LENGTHSCALE_BOUNDS = (1e-2, 1e2)  # unit-cube inputs

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 
 from kernels.dominance import weakly_dominated_by
-from lamoo_jax import _random
+from kernels import _random
 from lamoo_jax.samplers import gp
 from lamoo_jax.samplers.base import Proposal, ProposalContext, novelty_mask, select_in_region
 

@@ -3,7 +3,8 @@
 With `jax_threefry_partitionable` (the default since jax 0.5), threefry generates the bits of an
 `(n, d)` shape from an n-by-d counter grid, which on CPU under `vmap` is about 2x slower than
 generating `n * d` values from a flat counter (measured: 64 seeds x 1024 x 5 uniforms, 3.6 ms vs
-1.8 ms). The loop draws candidate pools of this shape every iteration, so it draws flat. The
+1.8 ms; 4x slower for odd row counts). The loop draws candidate pools of this shape every
+iteration and `hypervolume_mc` draws its samples chunk by chunk, so both draw flat. The
 values are the plain call's (the counters run row-major either way; checked for (1024, 5),
 (69905, 8) and (3, 7), plain and under vmap).
 """
