@@ -64,6 +64,7 @@ from kernels._checks import (
     check_reference,
     check_static_positive_int,
     float_dtype,
+    is_int,
 )
 from kernels.dominance import _dominance_count, weakly_dominated_by
 
@@ -588,8 +589,8 @@ def hypervolume_subsets(Y, ref, members, mask=None, max_members=None) -> jax.Arr
     if members.dtype != jnp.bool_:
         raise ValueError(f"members must be boolean, got dtype {members.dtype}")
     if max_members is not None:
-        bounds = (max_members,) * members.shape[0] if isinstance(max_members, (int, np.integer)) else tuple(max_members)
-        if len(bounds) != members.shape[0] or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in bounds):
+        bounds = (max_members,) * members.shape[0] if is_int(max_members) else tuple(max_members)
+        if len(bounds) != members.shape[0] or not all(is_int(b) and b >= 1 for b in bounds):
             raise ValueError(
                 f"max_members must be a positive int or a tuple of {members.shape[0]} positive ints (one per subset); "
                 f"got {max_members!r}"

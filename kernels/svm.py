@@ -687,7 +687,7 @@ def fit(
         raise ValueError(f"unknown solver {solver!r}; expected 'auto' or one of {SOLVERS}")
     if max_iter is None:
         max_iter = max(5000, 50 * n) if solver == "smo" else _IPM_ITER
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+    if not is_int(max_iter) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
 
     if is_concrete(X):

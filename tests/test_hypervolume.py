@@ -378,3 +378,5 @@ def test_subsets_bad_inputs():
         hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), bool), max_members=(3,))
     with pytest.raises(ValueError, match="max_members"):
         hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), bool), max_members=0)
+    with pytest.raises(ValueError, match="max_members"):
+        hypervolume_subsets(Y, np.ones(3), np.ones((2, 4), bool), max_members=(True, 2))

@@ -134,6 +134,8 @@ def test_bad_input_is_rejected_clearly():
         optimize(TOY, budget=20, seeds=2.0)
     with pytest.raises(ValueError, match=r"n_candidates \(3\) must be at least batch_size \(5\)"):
         optimize(TOY, budget=20, batch_size=5, config=CONFIG.replace(n_candidates=3))
+    with pytest.raises(ValueError, match="RandomSampler.n_candidates must be a positive int; got True"):
+        RandomSampler(n_candidates=True)
     with pytest.raises(ValueError, match="cmaes sampler needs batch_size >= 2"):
         optimize(TOY, budget=20, batch_size=1, sampler="cmaes")
     with pytest.raises(ValueError, match="svm_C must be a positive number; got 'abc'"):

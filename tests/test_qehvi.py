@@ -336,5 +336,10 @@ def test_config_validation():
         qehvi.QEHVISampler(n_candidates=100, raw_samples=50)
     with pytest.raises(ValueError, match="gp_steps"):
         qehvi.QEHVISampler(gp_steps=-1)
+    # A bool is an int to Python, but True is not a count.
+    with pytest.raises(ValueError, match="sample_batch must be a positive int"):
+        qehvi.QEHVISampler(sample_batch=True)
+    with pytest.raises(ValueError, match="gp_steps"):
+        qehvi.QEHVISampler(gp_steps=False)
     assert hash(qehvi.QEHVISampler()) == hash(qehvi.QEHVISampler())
     assert qehvi.QEHVISampler().name == "qehvi"

@@ -51,8 +51,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from kernels.dominance import weakly_dominated_by
 from kernels import _random
+from kernels._checks import is_int
+from kernels.dominance import weakly_dominated_by
 from lamoo_jax.samplers import gp
 from lamoo_jax.samplers.base import Proposal, ProposalContext, novelty_mask, select_in_region
 
@@ -330,9 +331,9 @@ class QEHVISampler:
     def __post_init__(self):
         for field in ("n_candidates", "raw_samples", "mc_samples", "hv_mc_samples", "sample_batch"):
             value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"QEHVISampler.{field} must be a positive int; got {value!r}")
-        if not isinstance(self.gp_steps, int) or self.gp_steps < 0:
+        if not is_int(self.gp_steps) or self.gp_steps < 0:
             raise ValueError(f"QEHVISampler.gp_steps must be a non-negative int; got {self.gp_steps!r}")
         if not self.gp_learning_rate > 0:
             raise ValueError(f"QEHVISampler.gp_learning_rate must be positive; got {self.gp_learning_rate!r}")

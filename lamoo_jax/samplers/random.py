@@ -6,6 +6,7 @@ import dataclasses
 
 import jax
 
+from kernels._checks import is_int
 from lamoo_jax.samplers.base import Proposal, ProposalContext, select_first_drawn_in_region, select_first_in_region
 
 
@@ -33,7 +34,7 @@ class RandomSampler:
     def __post_init__(self):
         for field in ("n_candidates", "screen_chunk"):
             value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"RandomSampler.{field} must be a positive int; got {value!r}")
 
     def init(self, key: jax.Array, space, n_obj: int) -> tuple:
