@@ -353,10 +353,11 @@ def section_hv_batched(quick: bool) -> dict:
             theirs = moocore_loop()
             err = max(_rel_diff(values, theirs) for values in (ours, sharded_values) if values is not None)
         speedup, speedup_2dev = ratio(loop_s, steady_s), ratio(loop_s, sharded_s)
-        # Floors of the two kinds of kernel. Sort-based (N > 256): one vmapped integer sort per front,
-        # the fastest sort XLA's CPU backend has. Sort-free (N <= 256): one N-step pass of a single
-        # fused elementwise op over the [256, N] batch; M = 2 takes one such pass, M = 3 two (the ranks
-        # of two objectives, then the sweep, which carries two arrays).
+        # Reference costs. XLA's fastest CPU sort: one vmapped integer sort per front (batches with
+        # N > 256 are sorted by a bitonic network instead, see kernels/hypervolume.py). Sort-free
+        # (N <= 256): one N-step pass of a single fused elementwise op over the [256, N] batch; M = 2
+        # takes one such pass, M = 3 two (the ranks of two objectives, then the sweep, which carries
+        # two arrays).
         keys = jnp.asarray(floor_rng.integers(0, 2**30, (_BATCH, n), dtype=np.int32))
         _, sort_s = time_jax(jax.jit(jax.vmap(jax.lax.sort)), keys, repeats=5, min_time_s=0.2)
         values = jnp.asarray(floor_rng.random((_BATCH, n)), jnp.float32)
@@ -374,8 +375,9 @@ def section_hv_batched(quick: bool) -> dict:
         "over 2 CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=2, a subprocess), one per core of this "
         "machine; the moocore loop runs on one core",
         "budget_ms: moocore_loop_ms / 5, the time the batched kernel must beat",
-        "one_sort_ms: a jit(vmap(lax.sort)) of [256, N] int32 keys alone, the floor of a sort-based kernel "
-        "(N > 256: M = 2 sorts once, M = 3 three times plus searchsorted and the sweep); one device",
+        "one_sort_ms: a jit(vmap(lax.sort)) of [256, N] int32 keys alone: XLA's CPU sort, which a batch with "
+        "N > 256 no longer uses (a bitonic network with a payload sorts it: M = 2 once, M = 3 twice, then the "
+        "sweep); one device",
         "one_pass_ms: N vector steps of one fused elementwise op over the [256, N] batch, the floor of a "
         "sort-free kernel (N <= 256: M = 2 takes one such pass, M = 3 two: ranks of two objectives, then a "
         "sweep carrying two arrays); one device",

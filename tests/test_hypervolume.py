@@ -286,6 +286,55 @@ def test_sort_helpers_match_numpy_including_ties_and_the_payload_fallback(monkey
     np.testing.assert_array_equal(np.asarray(descending), np.sort(values)[::-1])
 
 
+@pytest.mark.parametrize("n, batch", [(1, ()), (2, (3,)), (5, ()), (100, (4,)), (257, (2, 3))])
+def test_bitonic_network_sorts_like_numpy(n, batch):
+    """The sorting network behind batched large-N hypervolumes: any N (padded to a power of two),
+    trailing batch axes, ties, zeros and a denormal's bit pattern; the payload follows its key."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(n)
+    values = (rng.integers(0, 6, (n,) + batch) / 5).astype(np.float32)
+    values.reshape(-1)[:1] = 1e-40
+    keys = hv._sortable_bits(jnp.asarray(values))
+    index = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32).reshape((n,) + (1,) * len(batch)), keys.shape)
+    sorted_keys, order = map(np.asarray, jax.jit(hv._bitonic_descending)(keys, index))
+    np.testing.assert_array_equal(sorted_keys, -np.sort(-np.asarray(keys), axis=0))
+    np.testing.assert_array_equal(np.sort(order, axis=0), np.asarray(index))  # a permutation per column
+    np.testing.assert_array_equal(np.take_along_axis(np.asarray(keys), order, axis=0), sorted_keys)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_batched_large_n_takes_the_sorting_network_and_matches_moocore(m):
+    """Under vmap, N > _PAIRWISE_MAX_N sorts by the bitonic network (a `custom_vmap` rule), one
+    point set alone by XLA's sort. Both must match moocore on fronts with heavy ties and duplicates;
+    a set's value must not depend on the batch around it (vmapped once or twice: the same floats)."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(20 + m)
+    n = hv._PAIRWISE_MAX_N + 44
+    Ys = rng.integers(0, 8, (2, 3, n, m)).astype(np.float32)
+    Ys[0, 1] = random_front(rng, n, m, "cloud")
+    Ys[1, 2, : n // 2] = Ys[1, 2, n // 2 : 2 * (n // 2)]  # every point twice
+    masks = rng.random((2, 3, n)) < 0.8
+    ref = np.full(m, 7.5, np.float32)
+    one = jax.vmap(hypervolume, in_axes=(0, None, 0))
+    nested = np.asarray(jax.jit(jax.vmap(one, in_axes=(0, None, 0)))(Ys, ref, masks))
+    flat = np.asarray(jax.jit(one)(Ys.reshape(6, n, m), ref, masks.reshape(6, n)))
+    np.testing.assert_array_equal(flat.reshape(2, 3), nested)
+    expected = [moocore_hv(Y, ref, mask) for Y, mask in zip(Ys.reshape(6, n, m), masks.reshape(6, n))]
+    np.testing.assert_allclose(flat, expected, rtol=RTOL)
+    plain = [float(hypervolume(Y, ref, mask)) for Y, mask in zip(Ys.reshape(6, n, m)[:2], masks.reshape(6, n)[:2])]
+    np.testing.assert_allclose(flat[:2], plain, rtol=1e-6)
+    if m == 3:  # the orders shared by many subsets go through the same rule
+        members = rng.random((4, n)) < 0.5
+        subsets = jax.jit(jax.vmap(lambda Y, mask: hypervolume_subsets(Y, ref, members, mask)))(Ys[0], masks[0])
+        expected = [[moocore_hv(Y, ref, mask & member) for member in members] for Y, mask in zip(Ys[0], masks[0])]
+        np.testing.assert_allclose(np.asarray(subsets), expected, rtol=RTOL)
+    with jax.enable_x64(True):  # int64 keys
+        got = jax.jit(one)(Ys[1].astype(np.float64), ref.astype(np.float64), masks[1])
+        np.testing.assert_allclose(np.asarray(got), [moocore_hv(Y, ref, mask) for Y, mask in zip(Ys[1], masks[1])], rtol=1e-12)
+
+
 def test_hv4_set_minor_layout_is_batch_invariant_and_matches_the_per_set_layout():
     """Small N takes the 4-D kernel with the point sets on the minor axis (`_hv4_columns`, whose
     vmap rule folds each new batch axis into that axis). A set's value must not depend on the batch
