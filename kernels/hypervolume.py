@@ -18,7 +18,8 @@ Exact algorithms (dispatch on the static M):
 - M = 1: `ref - min`.
 - M = 2: for N <= 256, N vector steps of "best second objective among the points before me" in
   the order of the first objective (O(N^2) work, no sort: faster on CPU at these sizes); beyond,
-  sort by the first objective and sweep with a running max: O(N log N).
+  sort by the first objective and sweep with a running max: O(N log N) (O(N log^2 N) under vmap,
+  where the sort is a sorting network; see Ordering).
 - Ordering: for N <= 256 nothing is sorted: ranks are counted in N vector steps
   (`_descending_ranks`) and permutations scattered from them. Beyond, one point set is sorted by
   single-operand integer sorts of the gains' bit patterns (exact for non-negative floats), the fast
@@ -429,12 +430,20 @@ def _hv2_columns(gains):
     return _fixed_order_sum(jnp.moveaxis(strips, 0, -1))
 
 
-@_hv2_columns.def_vmap
-def _hv2_columns_vmap(axis_size, in_batched, gains):
-    (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
-    outer, n, m, inner = gains.shape
-    folded = jnp.moveaxis(gains, 0, -1).reshape(n, m, inner * outer)
-    return _hv2_columns(folded).reshape(inner, outer).T, True
+def _columns_vmap_rule(columns):
+    """The `custom_vmap` rule of a kernel over point sets in columns, `columns(gains [N, M, B]) -> [B]`:
+    a new batch axis joins the sets on the minor axis (`[outer, N, M, B]` -> `[N, M, B * outer]`)."""
+
+    def rule(axis_size, in_batched, gains):
+        (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
+        outer, n, m, inner = gains.shape
+        folded = jnp.moveaxis(gains, 0, -1).reshape(n, m, inner * outer)
+        return columns(folded).reshape(inner, outer).T, True
+
+    return rule
+
+
+_hv2_columns.def_vmap(_columns_vmap_rule(_hv2_columns))
 
 
 def _hv2_pairwise(gains):
@@ -591,12 +600,7 @@ def _hv4_columns(gains):
     return _hv4_columns_impl(gains)
 
 
-@_hv4_columns.def_vmap
-def _hv4_columns_vmap(axis_size, in_batched, gains):
-    (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
-    outer, n, m, inner = gains.shape
-    folded = jnp.moveaxis(gains, 0, -1).reshape(n, m, inner * outer)
-    return _hv4_columns(folded).reshape(inner, outer).T, True
+_hv4_columns.def_vmap(_columns_vmap_rule(_hv4_columns))
 
 
 def _hv4(gains, active):
