@@ -147,10 +147,9 @@ def _unit_gains(Y, ref, valid):
 # integers of the same width order exactly like the values, so every sort below is a single-operand
 # integer sort: values are sorted directly, positions come from `searchsorted` on the sorted keys,
 # and a permutation comes from sorting the packed integer `position * N + index`.
-# A bitonic sorting network written in jnp ops was measured as well (256 arrays of 128, batch on the
-# minor axis): 0.18 ms for int32 keys alone, but 0.40 ms per column with an index payload (ties must
-# go by index) and 0.54 ms for packed int64 `key << 7 | index`, against 0.53-0.63 ms for both
-# columns' ranks counted by `_descending_ranks`; with the batch on the major axis, 0.55 ms for keys alone.
+# Under vmap, beyond `_PAIRWISE_MAX_N`, a bitonic sorting network replaces these sorts
+# (`_bitonic_descending`). For the 3-D orders at N = 100 it is no faster than counted ranks
+# (256 arrays: 0.98-1.03 ms against 0.82-1.04 ms), so the sort-free path stays below that N.
 _PACKED_ORDER_MAX_N = 46_340  # position * N + index must fit in int32
 
 
@@ -212,6 +211,15 @@ def _bitonic_pass(keys, payload, block, distance):
             k[low], k[high] = jnp.where(swap, k[high], k[low]), jnp.where(swap, k[low], k[high])
             p[low], p[high] = jnp.where(swap, p[high], p[low]), jnp.where(swap, p[low], p[high])
     return jnp.stack(k, 1).reshape(keys.shape), jnp.stack(p, 1).reshape(payload.shape)
+
+
+def _column_index(values):
+    """The row index of every entry of `values` (`[N, B]`), as the sorting network's payload: int16
+    when N allows, which halves the payload's traffic through the network (measured, 256 columns
+    of 1000: 3.7 ms against 4.6 ms with a 32-bit payload)."""
+    n = values.shape[0]
+    dtype = jnp.int16 if n <= np.iinfo(np.int16).max else jnp.int32
+    return jnp.broadcast_to(jnp.arange(n, dtype=dtype)[:, None], values.shape)
 
 
 def _sortable_bits(values):
@@ -338,15 +346,6 @@ def _sorted_sweep_orders_columns(a, c):
     _, order_c = _bitonic_descending(_sortable_bits(c), index)
     order_a, order_c = order_a.astype(jnp.int32), order_c.astype(jnp.int32)
     return _invert_permutation(order_a), lax.bitcast_convert_type(a_keys, a.dtype), order_c
-
-
-def _column_index(values):
-    """The row index of every entry of `values` (`[N, B]`), as the sorting network's payload: int16
-    when N allows, which halves the payload's traffic through the network (measured, 256 columns
-    of 1000: 3.7 ms against 4.6 ms with a 32-bit payload)."""
-    n = values.shape[0]
-    dtype = jnp.int16 if n <= np.iinfo(np.int16).max else jnp.int32
-    return jnp.broadcast_to(jnp.arange(n, dtype=dtype)[:, None], values.shape)
 
 
 @_sorted_sweep_orders_columns.def_vmap
