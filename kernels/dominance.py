@@ -35,7 +35,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from kernels._batching import broadcast_unbatched
 from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
+from kernels._sorting import bitonic_descending, column_index
 
 __all__ = [
     "weakly_dominated_by",
@@ -178,10 +180,15 @@ def _sortable_keys(values):
     return jnp.where(bits < 0, bits ^ magnitude, bits)
 
 
+@jax.custom_batching.custom_vmap
 def _nondominated_2d(Y, valid):
     """bool[N] nondominated valid rows for M = 2 in O(N log N): sort by the first objective, then a
     point is dominated iff a point with a strictly smaller first objective has a second objective
-    <= its own, or a point with the same first objective has a strictly smaller second one."""
+    <= its own, or a point with the same first objective has a strictly smaller second one.
+
+    One set: XLA's integer sort. Under vmap the sets move to the minor axis and a sorting network
+    orders them (`_nondominated_2d_columns`); the mask is the same (it is exact either way).
+    """
     n = Y.shape[0]
     Y = jnp.where(valid[:, None], Y, jnp.inf)  # invalid rows (maybe NaN) can dominate nobody
     y0, y1 = Y[:, 0], Y[:, 1]
@@ -194,6 +201,63 @@ def _nondominated_2d(Y, valid):
     best_before = jnp.concatenate([jnp.full((1,), jnp.inf, Y.dtype), running_min[:-1]])
     dominated = (best_before[positions] <= y1) | (slot_min[positions] < y1)
     return valid & ~dominated
+
+
+@_nondominated_2d.def_vmap
+def _nondominated_2d_vmap(axis_size, in_batched, Y, valid):
+    Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+    return _nondominated_2d_columns(Y[:, :, 0].T, Y[:, :, 1].T, valid.T).T, True
+
+
+@jax.custom_batching.custom_vmap
+def _nondominated_2d_columns(y0, y1, valid):
+    """`_nondominated_2d` of the sets in the columns of `y0`, `y1`, `valid` (`[N, B]`) -> bool `[N, B]`.
+
+    The points are sorted by descending first objective (bitonic network; ties in any order) and
+    visited from the back: `below` is the smallest second objective among strictly smaller first
+    objectives, and the smallest second objective within a point's own tie group comes from one
+    scan each way. Measured under vmap over 256 sets of 1000: 5.3 ms against 19.6 ms with XLA's
+    sort, searchsorted and scatter.
+    """
+    inf = jnp.array(jnp.inf, y1.dtype)
+    y0, y1 = jnp.where(valid, y0, inf), jnp.where(valid, y1, inf)  # invalid rows dominate nobody
+    keys = _sortable_keys(y0)
+    # No finite or infinite value maps to the smallest integer (only a NaN pattern does).
+    keys, order = bitonic_descending(keys, column_index(keys), pad_key=jnp.iinfo(keys.dtype).min)
+    order = order.astype(jnp.int32)
+    y1_sorted = jnp.take_along_axis(y1, order, axis=0)
+    same_as_next = jnp.concatenate([keys[1:] == keys[:-1], jnp.zeros_like(keys[:1], bool)])
+    same_as_previous = jnp.concatenate([jnp.zeros_like(keys[:1], bool), keys[1:] == keys[:-1]])
+
+    def from_the_back(carry, point):
+        below, group_min = carry  # below: strictly smaller first objectives; group_min: the tie group after this point
+        value, same_as_next_point = point
+        below = jnp.where(same_as_next_point, below, jnp.minimum(below, group_min))
+        group_min = jnp.where(same_as_next_point, group_min, inf)
+        return (below, jnp.minimum(group_min, value)), (below, group_min)
+
+    def from_the_front(group_min, point):
+        value, same_as_previous_point = point
+        group_min = jnp.where(same_as_previous_point, group_min, inf)
+        return jnp.minimum(group_min, value), group_min
+
+    start = jnp.full(y1.shape[1:], inf)
+    _, (below, after_in_group) = lax.scan(from_the_back, (start, start), (y1_sorted, same_as_next), reverse=True)
+    _, before_in_group = lax.scan(from_the_front, start, (y1_sorted, same_as_previous))
+    dominated = (below <= y1_sorted) | (jnp.minimum(after_in_group, before_in_group) < y1_sorted)
+    # Back to the input order: row order[p] takes position p's flag.
+    scatter = jax.vmap(lambda flags, rows: jnp.zeros_like(flags).at[rows].set(flags, unique_indices=True), in_axes=1, out_axes=1)
+    return valid & ~scatter(dominated, order)
+
+
+@_nondominated_2d_columns.def_vmap
+def _nondominated_2d_columns_vmap(axis_size, in_batched, y0, y1, valid):
+    # A further vmap joins the columns: [outer, N, inner] -> [N, inner * outer].
+    y0, y1, valid = broadcast_unbatched(axis_size, in_batched, (y0, y1, valid))
+    outer, n, inner = y0.shape
+    fold = lambda x: jnp.moveaxis(x, 0, -1).reshape(n, inner * outer)  # noqa: E731
+    mask = _nondominated_2d_columns(fold(y0), fold(y1), fold(valid))
+    return jnp.moveaxis(mask.reshape(n, inner, outer), -1, 0), True
 
 
 # Up to this N the 2-D nondominated mask skips sorting: the row-by-row scan of `_dominance_count`

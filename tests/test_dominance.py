@@ -184,6 +184,26 @@ def test_two_objective_sweep_matches_brute_force_and_moocore(dtype, n):
     np.testing.assert_array_equal(np.asarray(nondominated_mask(big)), moocore.is_nondominated(big.astype(np.float64)))
 
 
+def test_batched_two_objective_sweep_takes_the_sorting_network():
+    """Under vmap, M = 2 beyond _ND2_SCAN_MAX_N sorts the sets by a bitonic network (a `custom_vmap`
+    rule, ties in any order): every tie pattern must still give the exact mask, vmapped once or twice."""
+    from kernels.dominance import _ND2_SCAN_MAX_N
+
+    rng = np.random.default_rng(12)
+    n = _ND2_SCAN_MAX_N + 61
+    Ys = rng.random((6, n, 2)).astype(np.float32) - 0.5
+    Ys[1] = rng.integers(-3, 3, (n, 2))  # ties in both objectives, duplicates
+    Ys[2, :, 0] = 1.0  # one tie group holding every point
+    Ys[3, : n // 2] = Ys[3, n // 2 : 2 * (n // 2)]  # every point twice
+    Ys[4, :, 1] = -Ys[4, :, 0]  # one front: nothing dominated
+    masks = rng.random((6, n)) < 0.8
+    expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
+    batched = jax.jit(jax.vmap(nondominated_mask))(Ys, masks)
+    np.testing.assert_array_equal(np.asarray(batched), expected)
+    nested = jax.jit(jax.vmap(jax.vmap(nondominated_mask)))(Ys.reshape(2, 3, n, 2), masks.reshape(2, 3, n))
+    np.testing.assert_array_equal(np.asarray(nested).reshape(6, n), expected)
+
+
 def test_sortable_keys_order_like_floats():
     from kernels.dominance import _sortable_keys
 

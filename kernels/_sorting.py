@@ -1,0 +1,82 @@
+"""A bitonic sorting network in jnp ops, for sorting many arrays at once (private).
+
+XLA's CPU sort is slow for a batch of arrays: 256 arrays of 1000 int32 keys take 9.0 ms, and a
+payload or float keys cost several times more. This network sorts the batch with the arrays in
+the columns (`[N, *batch]`, batch on the trailing axes), so that every pass is one elementwise
+expression over contiguous rows. The kernels use it under vmap (`custom_vmap` rules that move the
+batch to the minor axis); a single array keeps XLA's sort, which is faster for one.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+
+def bitonic_descending(keys, payload, pad_key=-1):
+    """(keys, payload) sorted along axis 0 by descending key, by a bitonic sorting network.
+
+    keys: integers `[N, *batch]`; payload: `[N, *batch]`, carried along. Tied keys come out in no
+    particular order. N is padded to a power of two with `pad_key`, which must sort after every real
+    key (-1 for non-negative keys). Every pass of the network is one elementwise expression over
+    the whole array; with the batch on the trailing axes its rows are contiguous vectors. Under vmap
+    over 256 arrays (measured) this beats XLA's CPU sort: N = 1000, 3.6-4.2 ms for the network with
+    a payload against 9.0 ms for one single-operand integer sort of the keys alone (before the
+    searchsorted and the second sort a permutation takes). For one array XLA's sort stays faster.
+    """
+    n = keys.shape[0]
+    size = 1 << max(n - 1, 0).bit_length()
+    batch = keys.shape[1:]
+    padding = [(0, size - n)] + [(0, 0)] * len(batch)
+    keys, payload = jnp.pad(keys, padding, constant_values=pad_key), jnp.pad(payload, padding)
+    block = 2
+    while block <= size:
+        distance = block // 2
+        while distance >= 1:
+            keys, payload = _bitonic_pass(keys, payload, block, distance)
+            distance >>= min(STAGES_PER_PASS, distance.bit_length())
+        block *= 2
+    return keys[:n], payload[:n]
+
+
+# Compare-exchange stages done in one pass over the arrays (groups of 2**stages elements). Measured
+# under vmap over 256 arrays with an index payload: N = 1000 3.6-4.2 ms with 2 stages a pass against
+# 5.8-6.8 ms with 1; N = 300 2.0 against 3.1 ms; 3 stages 5.0 / 2.1 ms, 4 stages 9.0 / 3.7 ms.
+STAGES_PER_PASS = 2
+
+
+def _bitonic_pass(keys, payload, block, distance):
+    """The stages at `distance`, `distance / 2`, ... (up to `STAGES_PER_PASS`) of the
+    merge into sorted runs of `block`, as one elementwise expression over `[size, *batch]`.
+
+    Element i meets i + distance within runs of 2 * distance; a run sorts descending when its start
+    has the `block` bit clear, so runs pair into bitonic sequences for the next block. The members
+    of a group (elements `stride` apart) are exchanged stage after stage without a pass between.
+    """
+    size, batch = keys.shape[0], keys.shape[1:]
+    stages = min(STAGES_PER_PASS, distance.bit_length())
+    group, runs = 1 << stages, size // (2 * distance)
+    stride = 2 * distance // group
+    descending = (np.arange(runs) * 2 * distance) & block == 0
+    descending = jnp.asarray(descending).reshape((runs, 1) + (1,) * len(batch))
+    shape = (runs,) + (2,) * stages + (stride,) + batch
+    member = lambda x, g: x[(slice(None),) + tuple((g >> (stages - 1 - b)) & 1 for b in range(stages))]  # noqa: E731
+    k = [member(keys.reshape(shape), g) for g in range(group)]
+    p = [member(payload.reshape(shape), g) for g in range(group)]
+    for stage in range(stages):
+        bit = 1 << (stages - 1 - stage)
+        for low in (g for g in range(group) if not g & bit):
+            high = low | bit
+            swap = (k[low] < k[high]) == descending
+            k[low], k[high] = jnp.where(swap, k[high], k[low]), jnp.where(swap, k[low], k[high])
+            p[low], p[high] = jnp.where(swap, p[high], p[low]), jnp.where(swap, p[low], p[high])
+    return jnp.stack(k, 1).reshape(keys.shape), jnp.stack(p, 1).reshape(payload.shape)
+
+
+def column_index(values):
+    """The row index of every entry of `values` (`[N, B]`), as the sorting network's payload: int16
+    when N allows, which halves the payload's traffic through the network (measured, 256 columns
+    of 1000: 3.7 ms against 4.6 ms with a 32-bit payload)."""
+    n = values.shape[0]
+    dtype = jnp.int16 if n <= np.iinfo(np.int16).max else jnp.int32
+    return jnp.broadcast_to(jnp.arange(n, dtype=dtype)[:, None], values.shape)
