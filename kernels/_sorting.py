@@ -9,6 +9,7 @@ batch to the minor axis); a single array keeps XLA's sort, which is faster for o
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -80,3 +81,13 @@ def column_index(values):
     n = values.shape[0]
     dtype = jnp.int16 if n <= np.iinfo(np.int16).max else jnp.int32
     return jnp.broadcast_to(jnp.arange(n, dtype=dtype)[:, None], values.shape)
+
+
+def place(values, ranks):
+    """values[i] written at ranks[i] along axis 0 (ranks a permutation of each batch column): the
+    inverse of gathering by a permutation, e.g. results in sorted order back to the input order."""
+    if values.ndim > 1:
+        # vmap over the batch column gives a scatter with batching dimensions, which XLA's SPMD
+        # partitioner keeps on each device when that axis is sharded.
+        return jax.vmap(place, in_axes=-1, out_axes=-1)(values, ranks)
+    return jnp.zeros_like(values).at[ranks].set(values, unique_indices=True, mode="promise_in_bounds")

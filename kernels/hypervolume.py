@@ -63,7 +63,8 @@ from jax import lax
 from kernels import _random
 from kernels._sorting import bitonic_descending as _bitonic_descending
 from kernels._sorting import column_index as _column_index
-from kernels._batching import broadcast_unbatched, first_true
+from kernels._sorting import place as _place
+from kernels._batching import broadcast_unbatched, first_true, fold_into_columns
 from kernels._checks import (
     check_finite_rows,
     check_mask,
@@ -281,14 +282,7 @@ def _sorted_sweep_orders_columns(a, c):
     return _invert_permutation(order_a), lax.bitcast_convert_type(a_keys, a.dtype), order_c
 
 
-@_sorted_sweep_orders_columns.def_vmap
-def _sorted_sweep_orders_columns_vmap(axis_size, in_batched, a, c):
-    # A further vmap (nested batches) joins the columns: [outer, N, inner] -> [N, inner * outer].
-    a, c = broadcast_unbatched(axis_size, in_batched, (a, c))
-    outer, n, inner = a.shape
-    fold = lambda x: jnp.moveaxis(x, 0, -1).reshape(n, inner * outer)  # noqa: E731
-    orders = _sorted_sweep_orders_columns(fold(a), fold(c))
-    return tuple(jnp.moveaxis(order.reshape(n, inner, outer), -1, 0) for order in orders), (True, True, True)
+_sorted_sweep_orders_columns.def_vmap(fold_into_columns(_sorted_sweep_orders_columns))
 
 
 def _ranked_descending(values):
@@ -297,15 +291,6 @@ def _ranked_descending(values):
         (ranks,) = _descending_ranks(values)
         return ranks, _place(values, ranks)
     return _descending_positions(values)
-
-
-def _place(values, ranks):
-    """values[i] written at ranks[i] along axis 0 (ranks a permutation of each batch column)."""
-    if values.ndim > 1:
-        # vmap over the batch column gives a scatter with batching dimensions, which XLA's SPMD
-        # partitioner keeps on each device when that axis is sharded.
-        return jax.vmap(_place, in_axes=-1, out_axes=-1)(values, ranks)
-    return jnp.zeros_like(values).at[ranks].set(values, unique_indices=True, mode="promise_in_bounds")
 
 
 def _next_shifted(values):
@@ -401,20 +386,7 @@ def _hv2_columns(gains):
     return _fixed_order_sum((a_descending - _next_shifted(a_descending)) * _running_max(b), axis=0)
 
 
-def _columns_vmap_rule(columns):
-    """The `custom_vmap` rule of a kernel over point sets in columns, `columns(gains [N, M, B]) -> [B]`:
-    a new batch axis joins the sets on the minor axis (`[outer, N, M, B]` -> `[N, M, B * outer]`)."""
-
-    def rule(axis_size, in_batched, gains):
-        (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
-        outer, n, m, inner = gains.shape
-        folded = jnp.moveaxis(gains, 0, -1).reshape(n, m, inner * outer)
-        return columns(folded).reshape(inner, outer).T, True
-
-    return rule
-
-
-_hv2_columns.def_vmap(_columns_vmap_rule(_hv2_columns))
+_hv2_columns.def_vmap(fold_into_columns(_hv2_columns))
 
 
 def _hv2_pairwise(gains):
@@ -571,7 +543,7 @@ def _hv4_columns(gains):
     return _hv4_columns_impl(gains)
 
 
-_hv4_columns.def_vmap(_columns_vmap_rule(_hv4_columns))
+_hv4_columns.def_vmap(fold_into_columns(_hv4_columns))
 
 
 def _hv4(gains, active):
