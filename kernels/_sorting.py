@@ -74,6 +74,25 @@ def _bitonic_pass(keys, payload, block, distance):
     return jnp.stack(k, 1).reshape(keys.shape), jnp.stack(p, 1).reshape(payload.shape)
 
 
+# Under vmap, the kernels' sort-free O(N^2) paths (counted ranks, the row-by-row scan) and this
+# network trade places with the batch size as well as N: the network makes ~log^2 N passes over the
+# whole batch, the sort-free paths N vector steps of O(N) work per set. Measured here (ms, sort-free
+# against network; the 3-D sweep's orders, the 2-D nondominated mask):
+#   256 sets: N = 100 0.43 / 0.57 and 0.39 / 0.47; N = 128 0.95 / 0.70 and 0.94 / 0.60;
+#             N = 256 3.0 / 1.2 and 2.9 / 1.2
+#    32 sets: N = 192 0.18 / 0.18 and 0.18 / 0.17; N = 256 0.31 / 0.23 and 0.31 / 0.22
+#     8 sets: the network is slower at every N <= 256 (N = 256: 0.09 / 0.20 and 0.09 / 0.13).
+NETWORK_MIN_N = 128
+NETWORK_MIN_ELEMENTS = 8192
+
+
+def network_pays_off(n: int, batch_size: int) -> bool:
+    """Whether sorting `batch_size` arrays of `n` keys by the network beats the sort-free paths
+    (static shapes only). Only for results that are exact either way (integer orders, masks):
+    the choice depends on the batch, which must never change a value."""
+    return n >= NETWORK_MIN_N and n * batch_size >= NETWORK_MIN_ELEMENTS
+
+
 def column_index(values):
     """The row index of every entry of `values` (`[N, B]`), as the sorting network's payload: int16
     when N allows, which halves the payload's traffic through the network (measured, 256 columns

@@ -17,7 +17,8 @@ All functions are pure and jit/vmap-able; the Python wrappers validate shapes al
 comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), faster on CPU than
 comparison planes, above all under vmap. `nondominated_mask` and `nondominated_mask_blocked` with
 M = 2 and N > 192 use an O(N log N) sweep instead (sort by the first objective, prefix minimum of the
-second), with O(N) memory.
+second), with O(N) memory; under vmap so does `nondominated_mask` from N = 128 when the batch is
+large enough for the sorting network to pay off (`kernels._sorting.network_pays_off`).
 
 `dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
 `nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
@@ -37,7 +38,7 @@ from jax import lax
 
 from kernels._batching import broadcast_unbatched, fold_into_columns
 from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
-from kernels._sorting import bitonic_descending, column_index, place
+from kernels._sorting import NETWORK_MIN_N, bitonic_descending, column_index, network_pays_off, place
 
 __all__ = [
     "weakly_dominated_by",
@@ -186,10 +187,14 @@ def _nondominated_2d(Y, valid):
     point is dominated iff a point with a strictly smaller first objective has a second objective
     <= its own, or a point with the same first objective has a strictly smaller second one.
 
-    One set: XLA's integer sort. Under vmap the sets move to the minor axis and a sorting network
-    orders them (`_nondominated_2d_columns`); the mask is the same (it is exact either way).
+    One set: the row-by-row scan up to `_ND2_SCAN_MAX_N` points, beyond XLA's integer sort. Under
+    vmap the sets move to the minor axis and a sorting network orders them
+    (`_nondominated_2d_columns`) where it pays off for the batch's size (`network_pays_off`), else
+    every set takes the scan; the mask is the same either way (it is exact).
     """
     n = Y.shape[0]
+    if n <= _ND2_SCAN_MAX_N:
+        return _scan_nondominated(Y, valid)
     Y = jnp.where(valid[:, None], Y, jnp.inf)  # invalid rows (maybe NaN) can dominate nobody
     y0, y1 = Y[:, 0], Y[:, 1]
     keys = _sortable_keys(y0)
@@ -206,6 +211,8 @@ def _nondominated_2d(Y, valid):
 @_nondominated_2d.def_vmap
 def _nondominated_2d_vmap(axis_size, in_batched, Y, valid):
     Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+    if Y.shape[1] <= _ND2_SCAN_MAX_N and not network_pays_off(Y.shape[1], axis_size):
+        return jax.vmap(_scan_nondominated)(Y, valid), True
     return _nondominated_2d_columns(Y[:, :, 0].T, Y[:, :, 1].T, valid.T).T, True
 
 
@@ -252,9 +259,14 @@ def _nondominated_2d_columns(y0, y1, valid):
 _nondominated_2d_columns.def_vmap(fold_into_columns(_nondominated_2d_columns))
 
 
-# Up to this N the 2-D nondominated mask skips sorting: the row-by-row scan of `_dominance_count`
-# is faster on CPU there (measured under vmap over 256 sets: 1.6x at N = 100, even at N = 200).
+# Up to this N one 2-D set skips sorting: the row-by-row scan of `_dominance_count` is faster on
+# CPU there than XLA's sort (measured under vmap over 256 sets: 1.6x at N = 100, even at N = 200).
+# Under vmap the sorting network takes over from `NETWORK_MIN_N` for large enough batches.
 _ND2_SCAN_MAX_N = 192
+
+
+def _scan_nondominated(Y, valid):
+    return valid & (_dominance_count_scan(Y, valid) == 0)
 
 
 def _use_2d_sweep(Y):
@@ -264,7 +276,7 @@ def _use_2d_sweep(Y):
 
 @jax.jit
 def _nondominated_mask(Y, mask):
-    if _use_2d_sweep(Y) and Y.shape[0] > _ND2_SCAN_MAX_N:
+    if _use_2d_sweep(Y) and Y.shape[0] >= NETWORK_MIN_N:
         return _nondominated_2d(Y, _valid_rows(Y, mask))
     return _valid_rows(Y, mask) & (_dominance_count(Y, mask) == 0)
 
@@ -302,8 +314,9 @@ def dominance_count(Y, mask=None) -> jax.Array:
 def nondominated_mask(Y, mask=None) -> jax.Array:
     """bool[N]: True for valid rows that no valid row dominates (False for masked rows).
 
-    M = 2 (float32/float64) and N > 192: O(N log N) time, O(N) memory (sort + prefix minimum);
-    otherwise O(N^2 M) time as `dominance_count(Y, mask) == 0`.
+    M = 2 (float32/float64) and N > 192 (from N = 128 under vmap over a large enough batch):
+    O(N log N) time, O(N) memory (sort + prefix minimum); otherwise O(N^2 M) time as
+    `dominance_count(Y, mask) == 0`.
     """
     Y, mask = _validate(Y, mask)
     return _nondominated_mask(Y, mask)

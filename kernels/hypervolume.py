@@ -16,19 +16,21 @@ Conventions
 
 Exact algorithms (dispatch on the static M):
 - M = 1: `ref - min`.
-- M = 2: for N <= 256, N vector steps of "best second objective among the points before me" in
-  the order of the first objective (O(N^2) work, no sort: faster on CPU at these sizes); beyond,
-  sort by the first objective and sweep with a running max: O(N log N) (O(N log^2 N) under vmap,
-  where the sort is a sorting network; see Ordering).
-- Ordering: for N <= 256 nothing is sorted: ranks are counted in N vector steps
+- M = 2: for N < 128, N vector steps of "best second objective among the points before me" in
+  the order of the first objective (O(N^2) work, no sort: faster on CPU at these sizes); from
+  N = 128, strips of the first objective in descending order (see Ordering), each as high as the
+  running max of the second objective: O(N log N) (O(N log^2 N) under vmap, where the sort is a
+  sorting network).
+- Ordering: for N <= 256 one point set is not sorted: ranks are counted in N vector steps
   (`_descending_ranks`) and permutations scattered from them. Beyond, one point set is sorted by
   single-operand integer sorts of the gains' bit patterns (exact for non-negative floats), the fast
   path of XLA's CPU sort; positions come from `searchsorted` and a permutation from sorting packed
   `position * N + index` keys (see `_descending_positions`). Under vmap (a `custom_vmap` rule) the
   batch moves to the minor axis and a bitonic sorting network sorts keys with a payload
-  (`_bitonic_descending`): faster than XLA's sort for many arrays, slower for one. Both orders give
-  the same volumes (ties come out in another order, which only moves zero-width strips and
-  zero-depth slices).
+  (`_bitonic_descending`): faster than XLA's sort for many arrays, slower for one. From N = 128 to
+  256 the rule picks the network or counted ranks by the batch's size (`network_pays_off`). All
+  orders give the same volumes (ties come out in another order, which only moves zero-width strips
+  and zero-depth slices), so a front's volume does not depend on the batch it is computed in.
 - M = 3: slice along the third objective. Points are added in order of decreasing gain in the third
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
   over the points sorted by the first objective (a running maximum); slice depths times staircase
@@ -63,6 +65,8 @@ from jax import lax
 from kernels import _random
 from kernels._sorting import bitonic_descending as _bitonic_descending
 from kernels._sorting import column_index as _column_index
+from kernels._sorting import NETWORK_MIN_N as _NETWORK_MIN_N
+from kernels._sorting import network_pays_off
 from kernels._sorting import place as _place
 from kernels._batching import broadcast_unbatched, first_true, fold_into_columns
 from kernels._checks import (
@@ -94,10 +98,11 @@ _HV3_UNROLL = 1
 # sweep's orders (`_descending_ranks`) take N vector steps instead, cheaper than XLA's CPU sort and
 # searchsorted there (measured under vmap over 256 fronts: 2-D 2.3x faster at N = 51, 1.1x at
 # N = 256, slower at N = 400; 3-D 1.8x faster at N = 100, 1.2x at N = 200, slower at N = 300).
-# Those were measured against XLA's sort; the batched sorting network that now runs beyond this N
-# would also beat the 2-D pairwise path from N ~ 128 (256 fronts: 0.64 against 0.90 ms at N = 128,
-# 1.8 against 3.5 ms at N = 256), but moving the threshold would change the last bits of the
-# volumes of runs with budgets in that range, so it stays.
+# Those were measured against XLA's sort, which still serves one point set beyond this N. Under
+# vmap the sorting network takes over from `_NETWORK_MIN_N` (128) where the batch is large enough
+# (`network_pays_off`; M = 2 from that N replaces the pairwise steps by counted-rank strips, the
+# same terms as the network's): 256 fronts, 2-D 3.1 -> 1.0 ms at N = 256, 0.63 -> 0.43 ms at
+# N = 128; 3-D 7.7 -> 5.5 ms at N = 256, 2.1 -> 1.7 ms at N = 128.
 _PAIRWISE_MAX_N = 256
 # Up to this N the 4-D kernel keeps the point sets on the minor axis (`_hv4_columns`): measured
 # under vmap over 256 fronts, N = 30: 2.2 ms against 4.3 ms for `_hv4_batched`; at N = 40 its
@@ -140,7 +145,12 @@ def _unit_gains(Y, ref, valid):
     volume_factor = scales[0]
     for scale in scales[1:]:
         volume_factor = volume_factor * scale
-    return jnp.stack([gain / scale for gain, scale in zip(gains, scales)], axis=1), volume_factor, inside
+    gains = jnp.stack([gain / scale for gain, scale in zip(gains, scales)], axis=1)
+    # A barrier: left free to fuse into the kernels that follow, the gains came out a few ulps apart
+    # in different programs (a 1-ulp change in a volume between batch sizes once the batch chose
+    # the sorting network; plain against vmapped calls), although every kernel's own arithmetic
+    # is the same. Computed once here, every program sees the same gains.
+    return lax.optimization_barrier(gains), volume_factor, inside
 
 
 # Sorting. XLA's CPU sort runs a compiled comparator per comparison when it carries a payload or
@@ -150,9 +160,10 @@ def _unit_gains(Y, ref, valid):
 # integers of the same width order exactly like the values, so every sort below is a single-operand
 # integer sort: values are sorted directly, positions come from `searchsorted` on the sorted keys,
 # and a permutation comes from sorting the packed integer `position * N + index`.
-# Under vmap, beyond `_PAIRWISE_MAX_N`, a bitonic sorting network replaces these sorts
-# (`_bitonic_descending`). For the 3-D orders at N = 100 it is no faster than counted ranks
-# (256 arrays: 0.98-1.03 ms against 0.82-1.04 ms), so the sort-free path stays below that N.
+# Under vmap, beyond `_PAIRWISE_MAX_N` (and from `_NETWORK_MIN_N` for large batches), a bitonic
+# sorting network replaces these sorts (`_bitonic_descending`). For the 3-D orders at N = 100 it is
+# no faster than counted ranks (256 arrays: 0.57 against 0.43-0.58 ms), so the sort-free path
+# stays below N = 128.
 _PACKED_ORDER_MAX_N = 46_340  # position * N + index must fit in int32
 
 
@@ -247,16 +258,26 @@ def _sweep_orders(a, c):
     the sweep is unchanged. Tied values of `c` come in index order except under the sorting network,
     where their order is unspecified: the slices between them have depth 0 and add exact zeros.
     """
-    if a.shape[0] <= _PAIRWISE_MAX_N:
-        rank_a, rank_c = _descending_ranks(a, c)
-        return rank_a, _place(a, rank_a), _invert_permutation(rank_c)
+    if a.shape[0] < _NETWORK_MIN_N:
+        return _counted_sweep_orders(a, c)
     return _sorted_sweep_orders(a, c)
+
+
+def _counted_sweep_orders(a, c):
+    """`_sweep_orders` without sorting (`_descending_ranks`): unique ranks, ties in index order."""
+    rank_a, rank_c = _descending_ranks(a, c)
+    return rank_a, _place(a, rank_a), _invert_permutation(rank_c)
 
 
 @jax.custom_batching.custom_vmap
 def _sorted_sweep_orders(a, c):
-    """`_sweep_orders` for large N, one point set: XLA's single-operand integer sorts (the fastest
-    sort for one array); under vmap, the bitonic network (`_sorted_sweep_orders_columns`)."""
+    """`_sweep_orders` for N >= `_NETWORK_MIN_N`. One point set: counted ranks up to
+    `_PAIRWISE_MAX_N`, beyond XLA's single-operand integer sorts (the fastest sort for one array).
+    Under vmap: the bitonic network (`_sorted_sweep_orders_columns`) where it pays off for the
+    batch's size (`network_pays_off`), else the counted ranks of every set. The orders are exact
+    either way (only tied values may come in another order), so the volumes do not depend on it."""
+    if a.shape[0] <= _PAIRWISE_MAX_N:
+        return _counted_sweep_orders(a, c)
     position_in_a, a_sorted = _descending_positions(a)
     return position_in_a, a_sorted, _descending_order(c)
 
@@ -264,6 +285,8 @@ def _sorted_sweep_orders(a, c):
 @_sorted_sweep_orders.def_vmap
 def _sorted_sweep_orders_vmap(axis_size, in_batched, a, c):
     a, c = broadcast_unbatched(axis_size, in_batched, (a, c))
+    if a.shape[1] <= _PAIRWISE_MAX_N and not network_pays_off(a.shape[1], axis_size):
+        return jax.vmap(_counted_sweep_orders)(a, c), (True, True, True)
     orders = _sorted_sweep_orders_columns(a.T, c.T)
     return tuple(order.T for order in orders), (True, True, True)
 
@@ -347,15 +370,28 @@ def _hv1(gains):
 def _hv2(gains):
     """2-D hypervolume (unit box, maximisation): strips of the first objective, in descending order,
     each as high as the best second objective among the points reaching it."""
-    if gains.shape[0] <= _PAIRWISE_MAX_N:
+    if gains.shape[0] < _NETWORK_MIN_N:
         return _hv2_pairwise(gains)
     return _hv2_sorted(gains)
 
 
+def _hv2_counted(gains):
+    """`_hv2_sorted`'s strips without sorting: the points placed by their counted ranks."""
+    (rank_a,) = _descending_ranks(gains[:, 0])
+    a_descending, b = _place(gains[:, 0], rank_a), _place(gains[:, 1], rank_a)
+    return _fixed_order_sum((a_descending - _next_shifted(a_descending)) * _running_max(b))
+
+
 @jax.custom_batching.custom_vmap
 def _hv2_sorted(gains):
-    """`_hv2` for large N, one point set: XLA's single-operand integer sort; under vmap, the
-    bitonic network (`_hv2_columns`)."""
+    """`_hv2` for N >= `_NETWORK_MIN_N`: the strips of the points in descending order of the first
+    objective. One point set: ordered by counted ranks up to `_PAIRWISE_MAX_N`, beyond by XLA's
+    single-operand integer sort. Under vmap: the bitonic network (`_hv2_columns`) where it pays off
+    for the batch's size, else counted ranks. Every way gives the same strips in the same places
+    (tied points only swap zero-width strips), summed by the same tree, so a front's volume does not
+    depend on the batch."""
+    if gains.shape[0] <= _PAIRWISE_MAX_N:
+        return _hv2_counted(gains)
     a, b = gains[:, 0], gains[:, 1]
     positions, a_descending = _descending_positions(a)
     # Tied points share a position: the strip keeps the best of them.
@@ -366,6 +402,8 @@ def _hv2_sorted(gains):
 @_hv2_sorted.def_vmap
 def _hv2_sorted_vmap(axis_size, in_batched, gains):
     (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
+    if gains.shape[1] <= _PAIRWISE_MAX_N and not network_pays_off(gains.shape[1], axis_size):
+        return jax.vmap(_hv2_counted)(gains), True
     return _hv2_columns(jnp.moveaxis(gains, 0, -1)), True
 
 

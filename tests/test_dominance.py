@@ -204,6 +204,26 @@ def test_batched_two_objective_sweep_takes_the_sorting_network():
     np.testing.assert_array_equal(np.asarray(nested).reshape(6, n), expected)
 
 
+def test_mid_size_batches_choose_network_or_scan_with_the_same_masks():
+    """From NETWORK_MIN_N to _ND2_SCAN_MAX_N points a batch of 2-D sets is sorted by the network
+    when the batch is large enough (`network_pays_off`), else every set takes the row scan."""
+    from kernels._sorting import NETWORK_MIN_N, network_pays_off
+
+    n, large, small = NETWORK_MIN_N + 5, 64, 4
+    assert network_pays_off(n, large) and not network_pays_off(n, small)
+    rng = np.random.default_rng(13)
+    Ys = rng.random((large, n, 2)).astype(np.float32) - 0.5
+    Ys[0] = rng.integers(-3, 3, (n, 2))  # ties in both objectives, duplicates
+    Ys[1, :, 0] = 1.0  # one tie group holding every point
+    Ys[2, : n // 2] = Ys[2, n // 2 : 2 * (n // 2)]  # every point twice
+    Ys[3, :, 1] = -Ys[3, :, 0]  # one front: nothing dominated
+    masks = rng.random((large, n)) < 0.8
+    batched = jax.jit(jax.vmap(nondominated_mask))
+    expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
+    np.testing.assert_array_equal(np.asarray(batched(Ys, masks)), expected)
+    np.testing.assert_array_equal(np.asarray(batched(Ys[:small], masks[:small])), expected[:small])
+
+
 def test_sortable_keys_order_like_floats():
     from kernels.dominance import _sortable_keys
 

@@ -338,6 +338,36 @@ def test_batched_large_n_takes_the_sorting_network_and_matches_moocore(m):
             np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("m", [2, 3])
+def test_mid_size_batches_choose_network_or_counted_ranks_without_changing_volumes(m):
+    """From NETWORK_MIN_N to _PAIRWISE_MAX_N points the vmap rules sort by the network or count
+    ranks depending on the batch's size (`network_pays_off`). Both must match moocore, and a front's
+    volume must not depend on which one ran: the same floats in a batch of 64 and of 4."""
+    from kernels._sorting import NETWORK_MIN_N, network_pays_off
+
+    n, large, small = NETWORK_MIN_N + 2, 64, 4
+    assert network_pays_off(n, large) and not network_pays_off(n, small)
+    rng = np.random.default_rng(40 + m)
+    Ys = rng.integers(0, 8, (large, n, m)).astype(np.float32)  # ties in every objective, duplicates
+    Ys[1] = random_front(rng, n, m, "front") * 7
+    Ys[2] = random_front(rng, n, m, "cloud") * 7
+    Ys[3, : n // 2] = Ys[3, n // 2 : 2 * (n // 2)]
+    masks = rng.random((large, n)) < 0.8
+    ref = np.full(m, 7.5, np.float32)
+    batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None, 0)))
+    volumes = np.asarray(batched(Ys, ref, masks))
+    np.testing.assert_array_equal(np.asarray(batched(Ys[:small], ref, masks[:small])), volumes[:small])
+    expected = [moocore_hv(Y, ref, mask) for Y, mask in zip(Ys[:8], masks[:8])]
+    np.testing.assert_allclose(volumes[:8], expected, rtol=RTOL)
+    if m == 3:  # subsets share the orders, which take the same rule
+        members = rng.random((3, n)) < 0.5
+        subsets = jax.jit(jax.vmap(lambda Y, mask: hypervolume_subsets(Y, ref, members, mask)))
+        got = np.asarray(subsets(Ys, masks))
+        np.testing.assert_array_equal(np.asarray(subsets(Ys[:small], masks[:small])), got[:small])
+        expected = [[moocore_hv(Y, ref, mask & member) for member in members] for Y, mask in zip(Ys[:small], masks[:small])]
+        np.testing.assert_allclose(got[:small], expected, rtol=RTOL)
+
+
 def test_hv4_set_minor_layout_is_batch_invariant_and_matches_the_per_set_layout():
     """Small N takes the 4-D kernel with the point sets on the minor axis (`_hv4_columns`, whose
     vmap rule folds each new batch axis into that axis). A set's value must not depend on the batch
