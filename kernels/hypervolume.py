@@ -146,11 +146,14 @@ def _unit_gains(Y, ref, valid):
     for scale in scales[1:]:
         volume_factor = volume_factor * scale
     gains = jnp.stack([gain / scale for gain, scale in zip(gains, scales)], axis=1)
-    # A barrier: left free to fuse into the kernels that follow, the gains came out a few ulps apart
-    # in different programs (a 1-ulp change in a volume between batch sizes once the batch chose
-    # the sorting network; plain against vmapped calls), although every kernel's own arithmetic
-    # is the same. Computed once here, every program sees the same gains.
-    return lax.optimization_barrier(gains), volume_factor, inside
+    if _NETWORK_MIN_N <= gains.shape[0] <= _PAIRWISE_MAX_N:
+        # Here the vmap rules choose their algorithm by the batch's size. Left free to fuse into
+        # what follows, the gains came out an ulp apart in the two programs (seen as a 1-ulp
+        # change in a volume between batches of 4 and 64), although each kernel's arithmetic is the
+        # same; behind a barrier every program sees the same gains. Not elsewhere: it costs 6-10%
+        # at N = 30-100 (256 fronts, M = 3, N = 100: 1.14 -> 1.23 ms).
+        gains = lax.optimization_barrier(gains)
+    return gains, volume_factor, inside
 
 
 # Sorting. XLA's CPU sort runs a compiled comparator per comparison when it carries a payload or
