@@ -88,8 +88,8 @@ NETWORK_MIN_ELEMENTS = 8192
 
 def network_pays_off(n: int, batch_size: int) -> bool:
     """Whether sorting `batch_size` arrays of `n` keys by the network beats the sort-free paths
-    (static shapes only). Only for results that are exact either way (integer orders, masks):
-    the choice depends on the batch, which must never change a value."""
+    (static shapes only). Only where both paths give the same values (integer orders, masks, the
+    2-D hypervolume's strips): the choice depends on the batch, which must never change a value."""
     return n >= NETWORK_MIN_N and n * batch_size >= NETWORK_MIN_ELEMENTS
 
 
