@@ -368,6 +368,29 @@ def test_mid_size_batches_choose_network_or_counted_ranks_without_changing_volum
         np.testing.assert_allclose(got[:small], expected, rtol=RTOL)
 
 
+def test_large_batches_sweep_in_chunks_with_the_same_volumes():
+    """A batch whose 3-D sweep state exceeds _SWEEP_WHOLE_MAX_BYTES is swept in chunks of rows
+    (fronts x subsets), the last one padded: the same floats as a small batch swept whole, and
+    moocore's values."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(31)
+    n, large, small = 300, 120, 4
+    assert large * n * 4 > hv._SWEEP_WHOLE_MAX_BYTES >= small * n * 4
+    assert large % (hv._SWEEP_CHUNK_BYTES // (n * 4)) != 0  # a padded last chunk
+    Ys = np.stack([random_front(rng, n, 3, "front") for _ in range(large)])
+    Ys[1] = np.round(Ys[1] * 5) / 5  # ties
+    Ys[2, : n // 2] = Ys[2, n // 2 : 2 * (n // 2)]  # duplicates
+    masks = rng.random((large, n)) < 0.9
+    ref = np.full(3, 1.1, np.float32)
+    batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None, 0)))
+    volumes = np.asarray(batched(Ys, ref, masks))
+    for start in (0, large - small):
+        np.testing.assert_array_equal(np.asarray(batched(Ys[start : start + small], ref, masks[start : start + small])), volumes[start : start + small])
+    expected = [moocore_hv(Y, ref, mask) for Y, mask in zip(Ys[:6], masks[:6])]
+    np.testing.assert_allclose(volumes[:6], expected, rtol=RTOL)
+
+
 def test_hv4_set_minor_layout_is_batch_invariant_and_matches_the_per_set_layout():
     """Small N takes the 4-D kernel with the point sets on the minor axis (`_hv4_columns`, whose
     vmap rule folds each new batch axis into that axis). A set's value must not depend on the batch
