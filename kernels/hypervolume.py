@@ -103,6 +103,8 @@ _HV3_UNROLL = 1
 # 0.44-0.53 / 0.46-0.49 ms; chunks of 8 KB about the same, 32-128 KB 10-25% slower.
 _SWEEP_WHOLE_MAX_BYTES = 128 * 1024
 _SWEEP_CHUNK_BYTES = 16 * 1024
+# The same for the 4-D sweep with the sets on the minor axis, in chunks of slices (see `_hv4_columns_impl`).
+_HV4_SLICE_CHUNK_BYTES = 64 * 1024
 # Up to this N the exact kernels skip sorting: the 2-D hypervolume (`_hv2_pairwise`) and the 3-D
 # sweep's orders (`_descending_ranks`) take N vector steps instead, cheaper than XLA's CPU sort and
 # searchsorted there (measured under vmap over 256 fronts: 2-D 2.3x faster at N = 51, 1.1x at
@@ -609,17 +611,32 @@ def _hv4_columns_impl(gains):
     steps = (in_c_order(rank_a), in_c_order(b), c_sorted - _next_shifted(c_sorted), in_c_order(rank_d))
     iota = jnp.arange(n, dtype=jnp.int32)[:, None]
 
-    def add_point(carry, point):
-        staircase, weighted = carry  # [slices, strips, B]
-        position, height, depth, rank = point  # [B]
-        height_per_slice = jnp.where(iota >= rank, height, 0)  # [slices, B]
-        raise_to = jnp.where((iota >= position)[None], height_per_slice[:, None, :], 0)
-        staircase = _at_least(staircase, raise_to)
-        return (staircase, weighted + depth * staircase), None
+    def sweep_slices(first, count):
+        """Volumes `[count, B]` of the slices first, first + 1, ... (each slice is independent)."""
+        slices = first + jnp.arange(count, dtype=jnp.int32)[:, None]
 
-    zeros = jnp.zeros((n, n, gains.shape[2]), gains.dtype)
-    (_, weighted), _ = lax.scan(add_point, (zeros, zeros), steps)
-    slice_volumes = _fixed_order_sum(jnp.moveaxis(weighted * widths_a[None], 1, -1))  # [slices, B]
+        def add_point(carry, point):
+            staircase, weighted = carry  # [slices, strips, B]
+            position, height, depth, rank = point  # [B]
+            height_per_slice = jnp.where(slices >= rank, height, 0)  # [slices, B]
+            raise_to = jnp.where((iota >= position)[None], height_per_slice[:, None, :], 0)
+            staircase = _at_least(staircase, raise_to)
+            return (staircase, weighted + depth * staircase), None
+
+        zeros = jnp.zeros((count, n, gains.shape[2]), gains.dtype)
+        (_, weighted), _ = lax.scan(add_point, (zeros, zeros), steps)
+        return _fixed_order_sum(jnp.moveaxis(weighted * widths_a[None], 1, -1))
+
+    slice_bytes = n * gains.shape[2] * gains.dtype.itemsize
+    if n * slice_bytes <= _SWEEP_WHOLE_MAX_BYTES or not _sweep_in_chunks():
+        slice_volumes = sweep_slices(0, n)  # [slices, B]
+    else:
+        # A few slices at a time, like the 3-D sweep's rows (measured, 256 sets of N = 30: 2.3 ms
+        # whole against 1.6 ms in chunks of 1-5 slices; chunks of 6-10 slices were erratic, 2.5-3.1 ms).
+        per_chunk = max(1, _HV4_SLICE_CHUNK_BYTES // slice_bytes)
+        chunks = -(-n // per_chunk)
+        firsts = jnp.arange(chunks, dtype=jnp.int32) * per_chunk
+        slice_volumes = lax.map(lambda first: sweep_slices(first, per_chunk), firsts).reshape(chunks * per_chunk, -1)[:n]
     return _fixed_order_sum((depths_d * slice_volumes).T)
 
 

@@ -414,6 +414,28 @@ def test_hv4_set_minor_layout_is_batch_invariant_and_matches_the_per_set_layout(
     np.testing.assert_allclose(np.asarray(plain), expected, rtol=RTOL)
 
 
+def test_hv4_large_batches_sweep_slices_in_chunks_with_the_same_volumes():
+    """With the sets on the minor axis, a sweep state beyond _SWEEP_WHOLE_MAX_BYTES runs a few
+    slices at a time (the last chunk padded past N): the same floats as a small batch swept whole."""
+    import kernels.hypervolume as hv
+
+    rng = np.random.default_rng(6)
+    n, sets = hv._HV4_COLUMNS_MAX_N, 20  # 2 subsets each: 40 columns
+    slice_bytes = n * 2 * sets * 4
+    assert n * slice_bytes > hv._SWEEP_WHOLE_MAX_BYTES >= n * n * 2 * 4 * 4
+    assert n % (hv._HV4_SLICE_CHUNK_BYTES // slice_bytes) != 0
+    gains = rng.integers(0, 6, (sets, n, 4)).astype(np.float32) / 5  # ties, zeros, duplicates
+    gains[:, 1] = gains[:, 0]
+    front = rng.random((n, 4))
+    gains[3] = front / np.linalg.norm(front, axis=1, keepdims=True)  # mutually nondominated
+    active = rng.random((sets, 2, n)) < 0.8
+    batched = jax.jit(jax.vmap(hv._hv4))
+    volumes = np.asarray(batched(gains, active))
+    np.testing.assert_array_equal(np.asarray(batched(gains[:4], active[:4])), volumes[:4])
+    expected = [[moocore_hv(1.0 - g[a], np.ones(4)) for a in act] for g, act in zip(gains[:4], active[:4])]
+    np.testing.assert_allclose(volumes[:4], expected, rtol=RTOL)
+
+
 @pytest.mark.parametrize("n", [1, 2, 129, 256])
 def test_rank_counters_shared_by_columns_match_numpy(n):
     """Several columns' ranks share one int32 counter in bit fields (bit_length(N - 1) bits each, at
