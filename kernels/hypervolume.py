@@ -35,11 +35,13 @@ Exact algorithms (dispatch on the static M):
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
   over the points sorted by the first objective (a running maximum); slice depths times staircase
   heights are accumulated elementwise and reduced once at the end. O(N^2) time, O(N) memory, no data-dependent shapes.
+  A batch (vmap, subsets) sweeps its fronts as rows of one state; on one CPU device a state beyond
+  128 KB runs in cache-sized chunks of rows, one after the other (`_SWEEP_WHOLE_MAX_BYTES`).
 - M = 4: slice along the fourth objective; every slice is a 3-D hypervolume of a prefix of the points,
   and all slices run as one batched 3-D sweep (state `[slices, N]`). O(N^3) time, O(N^2) memory,
   practical for N up to a few hundred. For N <= 32 the point sets of a batch (vmap, subsets) sit on
   the minor axis of the sweep state (`[slices, N, sets]`, a `custom_vmap` rule), where vectors of N
-  elements would be too short to vectorise well.
+  elements would be too short to vectorise well; a large batch sweeps a few slices at a time.
 - M > 4: not exact; use `hypervolume_mc`.
 
 `hypervolume_subsets` gives the exact hypervolumes of many subsets of the same points (every prefix of
