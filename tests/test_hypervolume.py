@@ -386,7 +386,8 @@ def test_large_batches_sweep_in_chunks_with_the_same_volumes():
     batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None, 0)))
     volumes = np.asarray(batched(Ys, ref, masks))
     for start in (0, large - small):
-        np.testing.assert_array_equal(np.asarray(batched(Ys[start : start + small], ref, masks[start : start + small])), volumes[start : start + small])
+        window = slice(start, start + small)
+        np.testing.assert_array_equal(np.asarray(batched(Ys[window], ref, masks[window])), volumes[window])
     expected = [moocore_hv(Y, ref, mask) for Y, mask in zip(Ys[:6], masks[:6])]
     np.testing.assert_allclose(volumes[:6], expected, rtol=RTOL)
 
