@@ -19,6 +19,12 @@ writes:
 Compiled programs go to JAX's persistent compilation cache (`lamoo_jax.compile_cache`; `--no-cache`
 skips it), so a cell's `compile_s` is a load time when its program was compiled before.
 
+`--workers N` runs the missing cells in N processes, each pinned to one CPU core (Linux), before
+the study is tabulated. On a CPU this is the way to use every core: XLA's own split of one program
+over the cores costs more than it gains in the LaMOO loop (README, "Both CPU cores": two pinned
+processes ran 2.1x the seeds of one unpinned process in the same time). A cell's results do not
+depend on the process that ran it.
+
 Sample ratio: the HV that X reaches with its full budget (median over seeds) is the target; the
 ratio is the number of samples after which LaMOO+X's median HV first reaches it, divided by the
 budget. Below 100% LaMOO+X is more sample-efficient; "> 100%" means it never reached the target
@@ -28,6 +34,8 @@ within the budget.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -143,6 +151,67 @@ def run_cell(out: Path, key: str, sampler: str, partition: bool, seeds: int, cac
     return cell
 
 
+def study_cells(problems: list[str], samplers: list[str]) -> list[tuple[str, str, bool]]:
+    """(problem, sampler, partition) of every cell of a study, in the order they are run."""
+    return [(key, sampler, partition) for key in problems for sampler in samplers for partition in (True, False)
+            if not (sampler == "nsga2" and partition)]
+
+
+# JAX settings a worker takes over from the process that starts it: they change results.
+_INHERITED_JAX_SETTINGS = ("jax_enable_x64", "jax_disable_most_optimizations")
+
+
+def _start_worker(counter, cores: list[int] | None, use_cache: bool, jax_settings: dict) -> None:
+    """Pool initializer: pin this worker to its own core (the i-th worker started takes core i) and
+    apply the parent's result-changing JAX settings."""
+    import jax
+
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if cores:
+        os.sched_setaffinity(0, {cores[index % len(cores)]})
+    for name, value in jax_settings.items():
+        jax.config.update(name, value)
+    if use_cache:
+        enable_compilation_cache()
+
+
+def _run_cell_in_worker(task: tuple) -> tuple:
+    """Run one cell in a worker; returns (problem, sampler, partition, cores it ran on, error or None).
+    Errors the study reports as skipped cells come back as text, for the main process to report."""
+    out, key, sampler, partition, seeds = task
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    try:
+        run_cell(Path(out), key, sampler, partition, seeds)
+    except (FileNotFoundError, ValueError) as error:
+        return key, sampler, partition, cores, str(error)
+    return key, sampler, partition, cores, None
+
+
+def run_missing_cells(out: Path, cells: list[tuple[str, str, bool]], seeds: int, workers: int, use_cache: bool) -> None:
+    """Run the cells not yet on disk in `workers` processes, one pinned to each core (as far as there
+    are cores; `spawn`, so no worker inherits a started JAX; x64 and the optimisation setting are
+    passed on). Each cell is written atomically by the worker that ran it, so an interrupted run
+    loses at most the cells in flight."""
+    tasks = [(str(out), key, sampler, partition, seeds) for key, sampler, partition in cells
+             if find_cell(out, key, sampler, partition, seeds) is None]
+    if not tasks:
+        return
+    import jax
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else None
+    jax_settings = {name: jax.config.read(name) for name in _INHERITED_JAX_SETTINGS}
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("i", 0)
+    initargs = (counter, cores, use_cache, jax_settings)
+    with context.Pool(min(workers, len(tasks)), initializer=_start_worker, initargs=initargs) as pool:
+        for key, sampler, partition, ran_on, error in pool.imap_unordered(_run_cell_in_worker, tasks):
+            label = ("LaMOO+" if partition else "") + sampler
+            status = f"failed: {error}" if error else "done"
+            print(f"{key:16s} {label:14s} {status} (worker on cores {ran_on})", flush=True)
+
+
 def sample_ratio(lamoo_hv: np.ndarray, plain_hv: np.ndarray) -> tuple[float | None, str]:
     """Samples LaMOO+X needs (median curve) to reach X's median final HV, over the budget.
 
@@ -238,6 +307,9 @@ def main(argv=None) -> int:
     parser.add_argument("--samplers", default="random,cmaes,qehvi,nsga2", help="nsga2 runs as a baseline only (pymoo)")
     parser.add_argument("--out", default="results/reproduce")
     parser.add_argument("--cached-only", action="store_true", help="tabulate the cells on disk, run nothing")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run the missing cells in this many processes, one pinned to each CPU core (default 1: "
+                        "in this process)")
     parser.add_argument("--no-cache", action="store_true",
                         help="skip JAX's persistent compilation cache (on by default, as for `lamoo-jax run`: a sweep "
                         "resumed after an interruption loads the programs it had compiled)")
@@ -250,6 +322,8 @@ def main(argv=None) -> int:
         parser.error(f"unknown problem(s) {unknown}; choose from {list(PROBLEMS)}")  # exits 2
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1; got {args.workers}")
     if args.seeds < MIN_BAND_SEEDS:
         print(f"note: {args.seeds} seeds are too few for a 95% confidence band of the median "
               f"(needs {MIN_BAND_SEEDS}); the curves show the median only")
@@ -257,23 +331,22 @@ def main(argv=None) -> int:
     if not args.no_cache:
         enable_compilation_cache()
     out.mkdir(parents=True, exist_ok=True)  # the curves are saved before any cell may have created it
+    if args.workers > 1 and not args.cached_only:
+        run_missing_cells(out, study_cells(problems, samplers), args.seeds, args.workers, not args.no_cache)
 
     rows, summary = [], {"machine": machine_info(), "seeds": args.seeds, "cells": []}
     for key in problems:
         cells = {}
-        for sampler in samplers:
-            for partition in (True, False):
-                if sampler == "nsga2" and partition:
-                    continue
-                try:
-                    cells[(sampler, partition)] = run_cell(out, key, sampler, partition, args.seeds, args.cached_only)
-                except (FileNotFoundError, ValueError) as error:
-                    print(f"skip {key}/{sampler}/{partition}: {error}")
-                    continue
-                cell = cells[(sampler, partition)]
-                # A cell cut from a larger cached one: its wall time is that cell's, for all its seeds.
-                origin = f", cut from a {int(cell['cut_from_seeds'])}-seed cell" if "cut_from_seeds" in cell else ""
-                print(f"{key:16s} {('LaMOO+' if partition else '') + sampler:14s} done ({float(cell['wall_s']):.0f} s{origin})", flush=True)
+        for _, sampler, partition in study_cells([key], samplers):
+            try:
+                cells[(sampler, partition)] = run_cell(out, key, sampler, partition, args.seeds, args.cached_only)
+            except (FileNotFoundError, ValueError) as error:
+                print(f"skip {key}/{sampler}/{partition}: {error}")
+                continue
+            cell = cells[(sampler, partition)]
+            # A cell cut from a larger cached one: its wall time is that cell's, for all its seeds.
+            origin = f", cut from a {int(cell['cut_from_seeds'])}-seed cell" if "cut_from_seeds" in cell else ""
+            print(f"{key:16s} {('LaMOO+' if partition else '') + sampler:14s} done ({float(cell['wall_s']):.0f} s{origin})", flush=True)
         plot_problem(out, key, cells)
         if ("nsga2", False) in cells:
             nsga = cells[("nsga2", False)]

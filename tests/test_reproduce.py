@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.reproduce import cell_path, find_cell, main, median_confidence_band, sample_ratio
+from benchmarks.reproduce import cell_path, find_cell, main, median_confidence_band, sample_ratio, study_cells
 
 
 @pytest.mark.parametrize("n, ranks", [(16, (4, 13)), (10, (2, 9)), (7, (1, 7)), (32, (10, 23))])
@@ -78,4 +78,39 @@ def test_study_with_few_seeds_writes_its_table(tmp_path, capsys):
     assert summary["seeds"] == 3 and summary["cells"][0]["sampler"] == "random"
     with pytest.raises(SystemExit) as info:
         main(["--seeds", "0", "--out", str(tmp_path)])
+    assert info.value.code == 2
+
+
+def test_workers_run_the_missing_cells_pinned_one_per_core_with_the_same_results(tmp_path, capsys):
+    """--workers runs the cells not on disk in spawned processes, each pinned to one core, and the
+    study is tabulated from what they wrote: the same histories as running in this process. NSGA-II
+    (pymoo) cells keep this quick; a cell already on disk is not run again."""
+    import os
+
+    pytest.importorskip("pymoo")
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("pinning to cores needs Linux")
+    problems = ["branin_currin", "vehicle_safety"]
+    assert study_cells(problems, ["nsga2", "random"]) == [
+        (key, sampler, partition) for key in problems for sampler, partition in (("nsga2", False), ("random", True), ("random", False))
+    ]
+    argv = ["--seeds", "2", "--problems", ",".join(problems), "--samplers", "nsga2", "--no-cache"]
+    kept = _write_cell(tmp_path / "kept" / "cells" / "vehicle_safety__nsga2__plain__s2.npz", 2)
+    assert main(argv + ["--workers", "2", "--out", str(tmp_path / "kept")]) == 0
+    printed = capsys.readouterr().out
+    assert "branin_currin    nsga2          done (worker on cores [" in printed
+    assert "vehicle_safety   nsga2          done (worker" not in printed  # on disk already: not rerun
+    np.testing.assert_array_equal(find_cell(tmp_path / "kept", "vehicle_safety", "nsga2", False, 2)["hv_history"], kept)
+
+    assert main(argv + ["--workers", "2", "--out", str(tmp_path / "workers")]) == 0
+    printed = capsys.readouterr().out
+    cores = sorted(os.sched_getaffinity(0))
+    ran_on = [line.split("cores ")[1].rstrip(")") for line in printed.splitlines() if "(worker on cores" in line]
+    assert len(ran_on) == 2 and all(cores_text in {f"[{core}]" for core in cores} for cores_text in ran_on)
+    assert main(argv + ["--out", str(tmp_path / "serial")]) == 0
+    for key in problems:
+        np.testing.assert_array_equal(find_cell(tmp_path / "workers", key, "nsga2", False, 2)["hv_history"],
+                                      find_cell(tmp_path / "serial", key, "nsga2", False, 2)["hv_history"])
+    with pytest.raises(SystemExit) as info:
+        main(argv + ["--workers", "0", "--out", str(tmp_path / "bad")])
     assert info.value.code == 2
