@@ -1,7 +1,7 @@
 """The paper's sample-efficiency study: LaMOO+X vs X for X in {random, CMA-ES, qEHVI}.
 
     python -m benchmarks.reproduce [--seeds 16] [--problems branin_currin,vehicle_safety,...]
-                                   [--samplers random,cmaes,qehvi] [--out results/reproduce]
+                                   [--samplers random,cmaes,qehvi] [--out results/reproduce] [--workers 2]
 
 For every problem and sampler it runs LaMOO+X (partition=True) and X alone (partition=False) for
 the same seeds and budget (10 initial samples + 5 per iteration; 100 samples, 200 for DTLZ2), then
