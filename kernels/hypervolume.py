@@ -520,7 +520,7 @@ def _hv3_sweep_columns(positions, heights, depths, widths):
     their subsets make one set of rows, swept in chunks that fit the cache (`_SWEEP_CHUNK_BYTES`)."""
     rows, n = positions.shape[1], widths.shape[0]
     row_bytes = n * widths.dtype.itemsize
-    if rows * row_bytes <= _SWEEP_WHOLE_MAX_BYTES or not _sweep_in_chunks():
+    if not _sweep_in_chunks(rows * row_bytes):
         return _sweep_rows(positions, heights, depths, widths)
     per_chunk = max(1, _SWEEP_CHUNK_BYTES // row_bytes)
     chunks = -(-rows // per_chunk)
@@ -536,12 +536,13 @@ def _hv3_sweep_columns(positions, heights, depths, widths):
 _hv3_sweep_columns.def_vmap(fold_into_columns(_hv3_sweep_columns))
 
 
-def _sweep_in_chunks() -> bool:
-    """Whether large sweeps run in chunks: a cache optimisation for one CPU device. With the batch
+def _sweep_in_chunks(state_bytes: int) -> bool:
+    """Whether a sweep whose state array takes `state_bytes` runs in chunks: beyond
+    `_SWEEP_WHOLE_MAX_BYTES`, and only on one CPU device (a cache optimisation). With the batch
     sharded over several CPU devices the whole state was faster (2 devices, 256 fronts, M = 3:
     N = 1000 25 ms whole against 34 ms in chunks; N = 300 4.6 against 6.6 ms), and a GPU wants
     the whole batch at once. Either way the volumes are the same."""
-    return jax.default_backend() == "cpu" and jax.local_device_count() == 1
+    return state_bytes > _SWEEP_WHOLE_MAX_BYTES and jax.default_backend() == "cpu" and jax.local_device_count() == 1
 
 
 def _sweep_rows(positions, heights, depths, widths):
@@ -630,7 +631,7 @@ def _hv4_columns_impl(gains):
         return _fixed_order_sum(jnp.moveaxis(weighted * widths_a[None], 1, -1))
 
     slice_bytes = n * gains.shape[2] * gains.dtype.itemsize
-    if n * slice_bytes <= _SWEEP_WHOLE_MAX_BYTES or not _sweep_in_chunks():
+    if not _sweep_in_chunks(n * slice_bytes):
         slice_volumes = sweep_slices(0, n)  # [slices, B]
     else:
         # A few slices at a time, like the 3-D sweep's rows (measured, 256 sets of N = 30: 2.3 ms
