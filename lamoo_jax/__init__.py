@@ -6,6 +6,7 @@ One import gives the optimizer and the public array kernels:
     import lamoo_jax as lj
     lj.optimize(problem, budget=100, seeds=32)
     lj.hypervolume(Y, ref); lj.dominance_count(Y); lj.svm_fit(X, y)
+    lj.over_cores(jax.vmap(lj.hypervolume, in_axes=(0, None)), in_axes=(0, None))(Ys, ref)  # both CPU cores
 """
 
 from kernels.dominance import (
@@ -23,6 +24,7 @@ from kernels.svm import kkt_violation as svm_kkt_violation
 from kernels.svm import predict as svm_predict
 from lamoo_jax.api import Result, optimize
 from lamoo_jax.compile_cache import enable_compilation_cache
+from lamoo_jax.cores import over_cores
 from lamoo_jax.config import LaMOOConfig
 from lamoo_jax.problem import Problem
 from lamoo_jax.spaces import Box, Categorical, FiniteSet
@@ -46,6 +48,7 @@ __all__ = [
     "nondominated_mask",
     "nondominated_mask_blocked",
     "optimize",
+    "over_cores",
     "svm_decision_function",
     "svm_fit",
     "svm_kkt_violation",
