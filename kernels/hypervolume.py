@@ -35,8 +35,12 @@ Exact algorithms (dispatch on the static M):
   into one fused multiply-add where its fusions allow, and programs for different batch sizes fuse
   differently. Measured on 256 sphere fronts against each front alone: up to 27 volumes an ulp
   apart at M = 2 and 3, N = 30, and 196 at M = 3, N = 300 (batches of 7-256); none at N = 10, 64,
-  100 or M = 4; none at all with `--xla_cpu_max_isa=AVX` (no FMA). The LaMOO loop's runs were the
-  same in batches of 1 and 12 seeds on every problem checked.
+  100 or M = 4; none at all with `--xla_cpu_max_isa=AVX` (no FMA). `optimization_barrier`s at
+  three places (the gains for every N, the 3-D sweep's inputs, the terms of `_fixed_order_sum`)
+  made every batch size agree on those fronts, at ~10% more time for M = 3, N = 100 (256 fronts,
+  1.11-1.2 -> 1.31 ms); not applied, as the LaMOO loop does not need it: its runs were the same in
+  batches of 1 and 12 seeds (budget 100: Branin-Currin, VehicleSafety, DTLZ2 M = 3) and of 1 and 48
+  seeds (VehicleSafety, budget 300).
 - M = 3: slice along the third objective. Points are added in order of decreasing gain in the third
   objective; a `lax.scan` keeps the 2-D "staircase" of the points added so far as a length-N vector
   over the points sorted by the first objective (a running maximum); slice depths times staircase
