@@ -123,6 +123,8 @@ def machine_info() -> dict:
         "numpy": np.__version__,
         "jax_backend": jax.default_backend(),
         "x64": bool(jax.config.jax_enable_x64),
+        # XLA's code generation options change the timings (e.g. --xla_cpu_prefer_vector_width=512).
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 

@@ -120,3 +120,15 @@ def test_outputs_without_the_batch_axis_and_bad_threads_are_rejected():
         lj.over_cores(jnp.sum, threads=0)
     with pytest.raises(TypeError, match="callable"):
         lj.over_cores("hypervolume")
+
+
+def test_compiler_options_reach_the_parts_program():
+    rng = np.random.default_rng(8)
+    Ys = rng.random((10, 30, 4)).astype(np.float32)
+    ref = jnp.full(4, 1.05, jnp.float32)
+    per_front = jax.vmap(lj.hypervolume, in_axes=(0, None))
+    wide = lj.over_cores(per_front, in_axes=(0, None), threads=2, compiler_options={"xla_cpu_prefer_vector_width": 512})
+    exact = [moocore.hypervolume(Y.astype(np.float64), ref=np.full(4, 1.05)) for Y in Ys]
+    np.testing.assert_allclose(wide(Ys, ref), exact, rtol=1e-5)
+    with pytest.raises(Exception, match="xla_cpu_no_such_option"):
+        lj.over_cores(per_front, in_axes=(0, None), compiler_options={"xla_cpu_no_such_option": 1})(Ys, ref)
