@@ -417,6 +417,8 @@ def section_hv_batched(quick: bool) -> dict:
         "one_pass_ms: N vector steps of one fused elementwise op over the [256, N] batch, the floor of a "
         "sort-free kernel (N <= 256: M = 2 takes one such pass, M = 3 two: ranks of two objectives, then a "
         "sweep carrying two arrays); one device",
+        f"XLA_FLAGS for this run: {os.environ.get('XLA_FLAGS', '') or '(none)'}; on a CPU with AVX-512, "
+        "--xla_cpu_prefer_vector_width=512 makes XLA use 512-bit vectors (default 256; README, 'Both CPU cores')",
         "the looped reference costs ~8-15 us of Python per front plus moocore's O(N log N) C time; at N = 1000 "
         "the C time dominates, and an O(N^2) vector kernel on this 2-core CPU cannot beat it 5x",
     ]
