@@ -135,6 +135,8 @@ class OverCores:
 
     def _pool(self, workers: int) -> ThreadPoolExecutor | None:
         if workers > self._executor_size:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)  # its idle threads would otherwise linger
             self._executor = ThreadPoolExecutor(workers, thread_name_prefix="lamoo-over-cores")
             self._executor_size = workers
         return self._executor
