@@ -101,7 +101,8 @@ def section_dominance(quick: bool) -> dict:
     notes = ["nondominated_mask x256: jit(vmap(nondominated_mask)) over [256, N, M] (a quarter of each buffer masked) "
              "vs a Python loop of moocore.is_nondominated on each set's valid rows; jax_cores_ms: lamoo_jax.over_cores "
              "of the same vmap on one device, one part per usable core, each dispatched from its own thread; "
-             "jax_2dev_ms: the sets sharded over 2 CPU devices, one per core (a subprocess, as in hv_batched)"]
+             "jax_2dev_ms: the sets sharded over 2 CPU devices, one per core (a subprocess, as in hv_batched); "
+             "'front': points on the unit sphere (nothing dominated), the screening's worst case"]
     if not quick:
         n, m = 100_000, 10
         Y = jnp.asarray(rng.random((n, m)).astype(np.float32))
@@ -123,7 +124,7 @@ def section_dominance(quick: bool) -> dict:
         notes.append(f"blocked N=100,000 M=10: one steady call (shown) after a first call of {first_s:.2f} s "
                      "(compile + run); compile time is not separated at this size")
     return dict(
-        title="Dominance (minimisation), random uniform points",
+        title="Dominance (minimisation), random uniform points (one batched case of points on a front)",
         columns=["kernel", "N", "M", "compile_s", "jax_ms", "jax_cores_ms", "jax_2dev_ms", "reference", "ref_ms", "speedup",
                  "speedup_cores", "speedup_2dev"],
         rows=rows,
@@ -136,22 +137,33 @@ _BATCH = 256
 
 
 def _nondominated_batched_cases(quick: bool):
-    """(N, M, Ys [256, N, M], masks [256, N]): the same sets in this process and in workers."""
+    """(key, N, M, Ys [256, N, M], masks [256, N]): the same sets in this process and in workers.
+
+    Random uniform sets, and one case of points on a front (nothing dominated), where the screening
+    by pivots (`kernels.dominance`, from N = 100) keeps every point and adds its cost to the full
+    computation."""
     rng = np.random.default_rng(4)
-    for n, m in [(100, 2), (100, 3), (100, 10)] + ([] if quick else [(1000, 2), (1000, 3)]):
+    cases = [(100, 2, "uniform"), (100, 3, "uniform"), (100, 10, "uniform")]
+    if not quick:
+        cases += [(1000, 2, "uniform"), (1000, 3, "uniform"), (1000, 3, "front")]
+    for n, m, kind in cases:
+        if kind == "front":
+            Ys = np.stack([sphere_front(rng, n, m) for _ in range(_BATCH)])
+        else:
+            Ys = rng.random((_BATCH, n, m)).astype(np.float32)
         # a quarter of each buffer masked
-        yield n, m, rng.random((_BATCH, n, m)).astype(np.float32), rng.random((_BATCH, n)) < 0.75
+        yield f"{n},{m},{kind}", n, m, Ys, rng.random((_BATCH, n)) < 0.75
 
 
 def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
     """{"N,M": (compile_s, steady_s, masks)} of `jit(vmap(nondominated_mask))`; with `devices`, the
     sets are sharded over them."""
     results = {}
-    for n, m, Ys, masks in _nondominated_batched_cases(quick):
+    for key, _, _, Ys, masks in _nondominated_batched_cases(quick):
         batched = jax.jit(jax.vmap(nondominated_mask))
         Ysj, masksj = _on_devices(devices, Ys, masks)
         compile_s, steady_s = time_jax(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
-        results[f"{n},{m}"] = (compile_s, steady_s, np.asarray(batched(Ysj, masksj)).tolist())
+        results[key] = (compile_s, steady_s, np.asarray(batched(Ysj, masksj)).tolist())
     return results
 
 
@@ -159,11 +171,11 @@ def _time_nondominated_over_cores(quick: bool) -> dict:
     """{"N,M": (steady_s, masks)} of `over_cores(vmap(nondominated_mask))`: one part per core, each
     dispatched from its own thread (one CPU device)."""
     results = {}
-    for n, m, Ys, masks in _nondominated_batched_cases(quick):
+    for key, _, _, Ys, masks in _nondominated_batched_cases(quick):
         batched = over_cores(jax.vmap(nondominated_mask))
         Ysj, masksj = jnp.asarray(Ys), jnp.asarray(masks)
         steady_s = time_py(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
-        results[f"{n},{m}"] = (steady_s, batched(Ysj, masksj))
+        results[key] = (steady_s, batched(Ysj, masksj))
     return results
 
 
@@ -180,11 +192,12 @@ def _nondominated_batched_rows(quick: bool) -> list[dict]:
     cores = _time_nondominated_over_cores(quick)
     two_devices, error = _time_two_devices("nondominated", quick)
     rows = []
-    for n, m, Ys, masks in _nondominated_batched_cases(quick):
-        compile_s, steady_s, ours = single[f"{n},{m}"]
-        cores_s, by_cores = cores[f"{n},{m}"]
-        sharded_s, sharded = (None, None) if two_devices is None else two_devices[f"{n},{m}"][1:]
-        row = dict(kernel="nondominated_mask x256", N=n, M=m, compile_s=compile_s, jax_ms=steady_s * 1e3,
+    for key, n, m, Ys, masks in _nondominated_batched_cases(quick):
+        compile_s, steady_s, ours = single[key]
+        cores_s, by_cores = cores[key]
+        sharded_s, sharded = (None, None) if two_devices is None else two_devices[key][1:]
+        kernel = "nondominated_mask x256" + (", front" if key.endswith("front") else "")
+        row = dict(kernel=kernel, N=n, M=m, compile_s=compile_s, jax_ms=steady_s * 1e3,
                    jax_cores_ms=cores_s * 1e3, jax_2dev_ms=None if sharded_s is None else sharded_s * 1e3,
                    reference="loop of moocore.is_nondominated")
         if moocore is not None:

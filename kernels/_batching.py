@@ -3,13 +3,15 @@
 The batching rules (SMO in `kernels.svm`, the random sampler's chunked screening in
 `lamoo_jax.samplers.base`) replace a lockstep loop over a batch by work compaction: each round
 (`advance_first`) gathers the first few batch members that still have work (`first_true`),
-advances them, and scatters them back.
+advances them, and scatters them back. `first_true_words` gives `first_true`'s answer from flags
+packed into words, for picking a few entries out of many (the screening in `kernels.dominance`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
 def first_true(flags: jax.Array, count: int) -> tuple[jax.Array, jax.Array]:
@@ -61,3 +63,33 @@ def advance_first(flags: jax.Array, count: int, advance, inputs, state):
     take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)  # noqa: E731
     new = advance(take(inputs), take(state))
     return jax.tree_util.tree_map(lambda a, n: a.at[target].set(n, mode="drop"), state, new)
+
+
+def first_true_words(flags: jax.Array, count: int) -> tuple[jax.Array, jax.Array]:
+    """`first_true` (the same outputs) computed from the flags packed into 32-bit words.
+
+    `first_true`'s cumulative sum and scatter over all N flags cost ~1.1 ms under vmap over 256
+    sets of 1000 on this CPU; here the flags become N / 32 words and their population counts, and
+    each of the `count` slots finds its word by comparing with the words' running counts
+    (`count * N / 32` compares) and its bit by a 5-step binary search on population counts:
+    0.3-0.4 ms for `count` = 62-125 (measured). For `count` much smaller than N.
+    """
+    n = flags.shape[0]
+    n_words = max(1, -(-n // 32))
+    bits = jnp.pad(flags.astype(jnp.uint32), (0, n_words * 32 - n)).reshape(n_words, 32)
+    words = jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
+    counts = lax.population_count(words).astype(jnp.int32)
+    ends = jnp.cumsum(counts)  # flags set in words 0..w
+    slots = jnp.arange(count, dtype=jnp.int32)
+    passed = ends[None, :] <= slots[:, None]  # [count, words]: word w holds only earlier slots
+    word_index = jnp.sum(passed, axis=1, dtype=jnp.int32)
+    rank_in_word = slots - jnp.sum(jnp.where(passed, counts[None, :], 0), axis=1)
+    word = jnp.sum(jnp.where(jnp.arange(n_words)[None, :] == word_index[:, None], words[None, :], 0), axis=1, dtype=jnp.uint32)
+    # The bit of the word's `rank_in_word`-th set flag: the largest position with at most that many
+    # set bits below it.
+    position = jnp.zeros(count, jnp.uint32)
+    for step in (16, 8, 4, 2, 1):
+        below = lax.population_count(word & ((jnp.uint32(1) << (position + step)) - 1)).astype(jnp.int32)
+        position = jnp.where(below <= rank_in_word, position + step, position)
+    real = slots < ends[-1]
+    return jnp.where(real, word_index * 32 + position.astype(jnp.int32), 0), real

@@ -20,6 +20,15 @@ M = 2 and N > 192 use an O(N log N) sweep instead (sort by the first objective, 
 second), with O(N) memory; under vmap so does `nondominated_mask` from N = 128 when the batch is
 large enough for the sorting network to pay off (`kernels._sorting.network_pays_off`).
 
+`nondominated_mask` with M <= 5 screens first, under vmap from N = 100 and for one set from N = 512
+(one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows, the row of smallest scaled
+objective sum) remove the rows they dominate, and only the survivors are compared among
+themselves, in the smallest of a few fixed buffers (16, 32, ... rows, N / 2) that holds them; when
+more survive, the computation above runs on all rows. The mask is exact either way (see
+`_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
+O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.8-3.6 ms against
+40-60 ms; on a front (nothing dominated) it adds the screening's cost (~2-5%).
+
 `dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
 `nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
 of `block_size` rows with `lax.map` and keep only an `[N, block_size]` intermediate alive, i.e. memory
@@ -36,7 +45,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from kernels._batching import broadcast_unbatched, fold_into_columns
+from kernels._batching import broadcast_unbatched, first_true_words, fold_into_columns
 from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
 from kernels._sorting import NETWORK_MIN_N, bitonic_descending, column_index, network_pays_off, place
 
@@ -274,11 +283,157 @@ def _use_2d_sweep(Y):
     return Y.shape[1] == 2 and Y.shape[0] > 0 and Y.dtype in (jnp.float32, jnp.float64)
 
 
+def _nondominated_unscreened(Y, valid):
+    """bool[N]: the nondominated valid rows by the 2-D sweep (M = 2, N >= `NETWORK_MIN_N`) or the
+    dominance counts."""
+    if _use_2d_sweep(Y) and Y.shape[0] >= NETWORK_MIN_N:
+        return _nondominated_2d(Y, valid)
+    return valid & (_dominance_count(Y, valid) == 0)
+
+
+# Screening. Every nondominated row survives elimination by any valid rows (pivots), and a survivor
+# that is dominated is dominated by a nondominated row, which survived too: so the nondominated rows
+# are exactly the survivors that no survivor dominates. A few pivots leave few survivors on
+# typical data (random uniform, 256 sets of 1000, 16 pivots: at most 48 of ~750 valid rows survive
+# at M = 2, 95 at M = 3), and the survivors are compared among themselves only. Where too many
+# survive (most rows nondominated: many objectives, points on a front) the full computation runs
+# after the screening. Measured under vmap over 256 sets (random uniform, a quarter masked), M = 3:
+# N = 100 0.60 against 0.78 ms, 128 0.54 / 1.46, 1000 2.8-3.6 / 40-60 ms; M = 2, N = 1000: 2.0-2.5
+# against 8.3-8.6 ms. At N = 64 the screening's fixed costs (compaction, gather, scatter) outweigh
+# the gain (0.46 against 0.34 ms).
+_SCREEN_MIN_N = 100
+# With more objectives most rows of a typical set are nondominated (random uniform sets of 1000 at
+# M = 10: 83% survive the pivots) and the screening only adds its cost (256 sets of 100 at M = 10:
+# 2.6 against 2.1 ms).
+_SCREEN_MAX_M = 5
+# One set is screened from this N: its fixed costs weigh more without a batch to spread them over
+# (measured, M = 3: N = 100 0.060 against 0.041 ms, 300 0.066 / 0.060, 1000 0.15 / 0.32, 5000
+# 0.31 / 8.4 ms).
+_SCREEN_MIN_N_ONE_SET = 512
+# Pivots: one per group of rows (rows i with the same i % pivots).
+_SCREEN_PIVOTS = 16
+# The objectives' spans that weight the pivots' score come from the first rows only (a rough scale
+# is enough to pick good pivots; the result never depends on the choice).
+_SCALE_SAMPLE_ROWS = 64
+
+
+def _dominated_by_point(point, Y, columns):
+    """bool[N]: rows of `Y` ([N, M], with its `columns`) that `point` ([M]) dominates."""
+    if columns is None:
+        return jnp.all(point <= Y, axis=1) & jnp.any(point < Y, axis=1)
+    weakly_better, strictly_better_somewhere = jnp.ones(Y.shape[0], bool), jnp.zeros(Y.shape[0], bool)
+    for k, column in enumerate(columns):
+        weakly_better = weakly_better & (point[k] <= column)
+        strictly_better_somewhere = strictly_better_somewhere | (point[k] < column)
+    return weakly_better & strictly_better_somewhere
+
+
+def _pivots(Y, valid):
+    """(pivots [P, M], real bool[P]): from each of P groups of rows (row i in group i % P) the valid
+    row with the smallest objective sum, each objective divided by its span; `real` is False for a
+    group without such a row. A row of smallest weighted sum is nondominated within its group, and
+    such rows tend to dominate many others."""
+    n, m = Y.shape
+    groups = min(_SCREEN_PIVOTS, n)
+    per_group = -(-n // groups)
+    inf = jnp.array(jnp.inf, jnp.float32)
+    sample_valid = valid[:_SCALE_SAMPLE_ROWS]
+    score = jnp.zeros(n, jnp.float32)
+    for k in range(m):
+        column = Y[:, k].astype(jnp.float32)
+        sample = column[:_SCALE_SAMPLE_ROWS]
+        span = jnp.max(jnp.where(sample_valid, sample, -inf)) - jnp.min(jnp.where(sample_valid, sample, inf))
+        score = score + column / jnp.where((span > 0) & (span < inf), span, 1)
+    score = jnp.pad(jnp.where(valid, score, inf), (0, groups * per_group - n), constant_values=inf)
+    # One integer minimum per group finds its row: the score's sortable bits with the row's place in
+    # its group in the low bits (unique keys; scores that differ in those bits only may swap). Two
+    # float reductions (smallest score, then its first row) took twice as long.
+    low_bits = (1 << max(per_group - 1, 1).bit_length()) - 1
+    keys = _sortable_keys(score.reshape(per_group, groups))
+    best = jnp.min((keys & ~low_bits) | jnp.arange(per_group, dtype=keys.dtype)[:, None], axis=0)
+    rows = jnp.minimum((best & low_bits).astype(jnp.int32) * groups + jnp.arange(groups, dtype=jnp.int32), n - 1)
+    # NaN scores (not possible for valid finite rows) may be picked; their rows dominate nobody.
+    return Y[rows], (best & ~low_bits) < (_sortable_keys(inf) & ~low_bits)
+
+
+def _screen(Y, valid):
+    """bool[N]: the valid rows that no pivot dominates (a superset of the nondominated rows)."""
+    columns = tuple(Y[:, k] for k in range(Y.shape[1])) if Y.shape[1] <= _UNROLL_MAX_M else None
+    pivots, real = _pivots(Y, valid)
+    alive = valid
+    # Unrolled: the eliminations fuse into one pass over the rows.
+    for p in range(pivots.shape[0]):
+        alive = alive & ~(_dominated_by_point(pivots[p], Y, columns) & real[p])
+    return alive
+
+
+def _survivor_capacities(n):
+    """The survivor buffers tried, smallest first: powers of two from 16, then N / 2 (beyond, the
+    full computation is about as fast). Each is a branch of the compiled program."""
+    capacities, capacity = [], 16
+    while capacity < n // 2:
+        capacities.append(capacity)
+        capacity *= 2
+    return tuple(capacities) + (max(1, n // 2),)
+
+
+def _among_survivors(Y, valid, alive, capacity):
+    """bool[N]: the nondominated rows, given that at most `capacity` rows are `alive`."""
+    del valid
+    n = Y.shape[0]
+    index, real = first_true_words(alive, capacity)
+    nondominated = _nondominated_unscreened(Y[index], real)
+    return jnp.zeros(n, bool).at[jnp.where(real, index, n)].set(nondominated, mode="drop")
+
+
+def _screened(Y, valid, over):
+    """The screened nondominated mask of one set (`over` the identity) or of a batch of sets
+    (`over` = `jax.vmap`, leading batch axis). The survivors go to the smallest buffer that holds
+    the most survivors of any set (one branch for the whole batch), else the full computation runs."""
+    alive = over(_screen)(Y, valid)
+    most = jnp.max(jnp.sum(alive, axis=-1))
+    capacities = _survivor_capacities(Y.shape[-2])
+    branches = [over(partial(_among_survivors, capacity=c)) for c in capacities]
+    branches.append(over(lambda Y, valid, alive: _nondominated_unscreened(Y, valid)))
+    return lax.switch(jnp.sum(jnp.asarray(capacities) < most), branches, Y, valid, alive)
+
+
+@jax.custom_batching.custom_vmap
+def _screened_sets(Y, valid):
+    """`_screened` of a batch of sets (`[B, N, M]`, `[B, N]`); nested vmaps join the batch."""
+    return _screened(Y, valid, jax.vmap)
+
+
+@_screened_sets.def_vmap
+def _screened_sets_vmap(axis_size, in_batched, Y, valid):
+    Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+    batch, n, m = Y.shape[1:]
+    out = _screened_sets(Y.reshape(axis_size * batch, n, m), valid.reshape(axis_size * batch, n))
+    return out.reshape(axis_size, batch, n), True
+
+
+@jax.custom_batching.custom_vmap
+def _nondominated_screened(Y, valid):
+    """The nondominated valid rows, screened by pivots first (`_screened`), for a batch (the vmap
+    rule) or from `_SCREEN_MIN_N_ONE_SET` rows for one set. One set of M = 2 keeps the 2-D sweep,
+    which XLA's sort makes faster for one set (N = 1000: 0.07 against 0.12 ms)."""
+    if _use_2d_sweep(Y) or Y.shape[0] < _SCREEN_MIN_N_ONE_SET:
+        return _nondominated_unscreened(Y, valid)
+    return _screened(Y, valid, lambda f: f)
+
+
+@_nondominated_screened.def_vmap
+def _nondominated_screened_vmap(axis_size, in_batched, Y, valid):
+    Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+    return _screened_sets(Y, valid), True
+
+
 @jax.jit
 def _nondominated_mask(Y, mask):
-    if _use_2d_sweep(Y) and Y.shape[0] >= NETWORK_MIN_N:
-        return _nondominated_2d(Y, _valid_rows(Y, mask))
-    return _valid_rows(Y, mask) & (_dominance_count(Y, mask) == 0)
+    valid = _valid_rows(Y, mask)
+    if _SCREEN_MIN_N <= Y.shape[0] and Y.shape[1] <= _SCREEN_MAX_M:
+        return _nondominated_screened(Y, valid)
+    return _nondominated_unscreened(Y, valid)
 
 
 @partial(jax.jit, static_argnames=("block_size",))
@@ -316,7 +471,10 @@ def nondominated_mask(Y, mask=None) -> jax.Array:
 
     M = 2 (float32/float64) and N > 192 (from N = 128 under vmap over a large enough batch):
     O(N log N) time, O(N) memory (sort + prefix minimum); otherwise O(N^2 M) time as
-    `dominance_count(Y, mask) == 0`.
+    `dominance_count(Y, mask) == 0`. With M <= 5 and N >= 100 under vmap (N >= 512 for one set of
+    M != 2), 16 pivot rows screen out the rows they dominate first and only the survivors are
+    compared among themselves (module docstring): much faster when most rows are dominated, about
+    as fast otherwise.
     """
     Y, mask = _validate(Y, mask)
     return _nondominated_mask(Y, mask)

@@ -64,6 +64,20 @@ def test_pytree_outputs_are_joined_per_leaf_and_match_brute_force():
     np.testing.assert_array_equal(out["front"], (expected == 0) & masks)
 
 
+def test_parts_take_their_own_screening_branch():
+    """`nondominated_mask` screens a batch of 120-row sets and picks one branch for the whole batch
+    (a survivor buffer, or the full computation when too many rows survive). In parts, each part
+    picks its own: here the part holding a set with nothing dominated takes the full computation,
+    the other a buffer. Either way every set's mask is the brute force's."""
+    rng = np.random.default_rng(6)
+    Ys = rng.random((8, 120, 3)).astype(np.float32)
+    Ys[-1] = rng.dirichlet(np.ones(3), 120)  # on the plane sum(y) = 1: nothing dominated
+    masks = rng.random((8, 120)) < 0.8
+    out = lj.over_cores(jax.vmap(lj.nondominated_mask), threads=2)(Ys, masks)
+    expected = np.stack([(brute_force_counts(Y, mask) == 0) & mask for Y, mask in zip(Ys, masks)])
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_one_part_is_the_plain_call_and_calls_repeat_exactly():
     rng = np.random.default_rng(6)
     Ys = rng.random((16, 30, 3)).astype(np.float32)

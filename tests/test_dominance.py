@@ -270,3 +270,118 @@ def test_weakly_dominated_by_matches_brute_force(n_obj):
     assert expected.any() and not expected.all()
     unmasked = np.array([[all(Y[n] <= p) for n in range(30)] for p in points])
     np.testing.assert_array_equal(np.asarray(weakly_dominated_by(jnp.asarray(points), jnp.asarray(Y))), unmasked)
+
+
+# --- Screening by pivots: nondominated_mask from _SCREEN_MIN_N rows (batches) or
+# _SCREEN_MIN_N_ONE_SET rows (one set), M <= _SCREEN_MAX_M ---
+
+
+def _sets_for_every_branch(rng, n, m):
+    """[4, n, m] sets whose survivors of the pivots fill buffers of different sizes: random uniform
+    (few survive), a planted front of n // 3 points above dominated ones (a middle buffer), points
+    on the plane sum(y) = 1 (nothing is dominated: the full computation), small integers (ties and
+    duplicates)."""
+    uniform = rng.random((n, m))
+    planted = rng.random((n, m)) + 1.0  # dominated by every front point below
+    front = rng.dirichlet(np.ones(m), n // 3) if m > 1 else np.zeros((n // 3, 1))
+    planted[: n // 3] = front
+    rng.shuffle(planted)
+    plane = rng.dirichlet(np.ones(m), n) if m > 1 else np.zeros((n, 1))
+    integers = rng.integers(0, 4, (n, m))
+    return np.stack([uniform, planted, plane, integers]).astype(np.float32)
+
+
+def _branch_taken(Y, valid):
+    """Index of the `_screened` branch a batch (`[B, N, M]`) takes: a survivor buffer or the last,
+    the full computation."""
+    from kernels.dominance import _screen, _survivor_capacities
+
+    most = int(np.max(np.sum(np.asarray(jax.vmap(_screen)(Y, valid)), axis=1)))
+    capacities = _survivor_capacities(Y.shape[1])
+    return int(np.sum(np.asarray(capacities) < most)), len(capacities)
+
+
+@pytest.mark.parametrize("m", [1, 3, 5])  # (M = 2: the hypothesis test below, the 2-D sweep tests above)
+def test_screened_mask_matches_brute_force_in_every_branch(m):
+    """Each set alone (a batch of one: its own branch), then all together (the branch of the set
+    with the most survivors), vmapped twice, and unbatched: always the brute-force mask. The sets
+    cover a small buffer, a larger one and the full computation."""
+    from kernels.dominance import _screened
+
+    rng = np.random.default_rng(21 + m)
+    n = 300
+    Ys = _sets_for_every_branch(rng, n, m)
+    masks = rng.random(Ys.shape[:2]) < 0.8
+    garbage = np.where(masks[..., None], Ys, np.nan)  # masked rows hold NaN
+    expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
+    batched = jax.jit(jax.vmap(nondominated_mask))
+    one_set = jax.jit(lambda Y, valid: _screened(Y, valid, lambda f: f))
+    branches = set()
+    for k in range(len(Ys)):
+        branch, full = _branch_taken(garbage[k : k + 1], masks[k : k + 1])
+        branches.add(branch)
+        np.testing.assert_array_equal(np.asarray(batched(garbage[k : k + 1], masks[k : k + 1]))[0], expected[k])
+        np.testing.assert_array_equal(np.asarray(one_set(garbage[k], masks[k])), expected[k])
+    assert full in branches and len(branches) >= 3, branches
+    np.testing.assert_array_equal(np.asarray(batched(garbage, masks)), expected)
+    nested = jax.jit(jax.vmap(jax.vmap(nondominated_mask)))(garbage.reshape(2, 2, n, m), masks.reshape(2, 2, n))
+    np.testing.assert_array_equal(np.asarray(nested).reshape(expected.shape), expected)
+
+
+def _screened_one_set(Y, valid):
+    from kernels.dominance import _screened
+
+    return _screened(Y, valid, lambda f: f)
+
+
+def _screen(Y, valid):
+    from kernels.dominance import _screen
+
+    return _screen(Y, valid)
+
+
+# Module-level jitted functions: hypothesis's examples share their compiled programs.
+_jit_screen = jax.jit(_screen)
+_jit_screened_one_set = jax.jit(_screened_one_set)
+_jit_batched_nondominated = jax.jit(jax.vmap(nondominated_mask))
+
+
+@settings(max_examples=50, deadline=None)
+@given(fronts(max_n=128, max_m=5))
+def test_screen_keeps_the_nondominated_rows_and_screened_masks_are_exact(front):
+    """The pivots never remove a nondominated row nor keep an invalid one, whatever the ties and
+    garbage; the screened mask (one set, and in a batch with the set reversed) is the brute force's.
+    (128-row buffers: the examples share compiled programs per M.)"""
+    Y, mask = front
+    expected = brute_force_nondominated(np.where(mask[:, None], Y, 0), mask)
+    survivors = np.asarray(_jit_screen(Y, mask))
+    assert not np.any(expected & ~survivors) and not np.any(survivors & ~mask)
+    np.testing.assert_array_equal(np.asarray(_jit_screened_one_set(Y, mask)), expected)
+    batched = _jit_batched_nondominated(np.stack([Y, Y[::-1]]), np.stack([mask, mask[::-1]]))
+    np.testing.assert_array_equal(np.asarray(batched), np.stack([expected, expected[::-1]]))
+
+
+def test_one_large_set_is_screened_and_exact():
+    """From _SCREEN_MIN_N_ONE_SET rows one set (M != 2) is screened too: random, tied and all
+    nondominated sets against moocore's filter (no duplicates here, where moocore's convention
+    differs)."""
+    moocore = pytest.importorskip("moocore")
+    from kernels.dominance import _SCREEN_MIN_N_ONE_SET
+
+    rng = np.random.default_rng(31)
+    n = _SCREEN_MIN_N_ONE_SET + 100
+    for Y in (rng.random((n, 3)), rng.dirichlet(np.ones(4), n), rng.random((n, 5)) ** 3):
+        Y = Y.astype(np.float32)
+        np.testing.assert_array_equal(np.asarray(nondominated_mask(Y)), moocore.is_nondominated(Y.astype(np.float64)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([1, 31, 32, 33, 100, 300]), st.floats(0.0, 1.0), st.sampled_from([1, 5, 16, 64]), st.integers(0, 2**31 - 1))
+def test_first_true_words_equals_first_true(n, density, count, seed):
+    from kernels._batching import first_true, first_true_words
+
+    flags = np.random.default_rng(seed).random(n) < density
+    expected_index, expected_real = first_true(jnp.asarray(flags), count)
+    index, real = jax.jit(first_true_words, static_argnums=1)(jnp.asarray(flags), count)
+    np.testing.assert_array_equal(np.asarray(real), np.asarray(expected_real))
+    np.testing.assert_array_equal(np.asarray(index), np.asarray(expected_index))
