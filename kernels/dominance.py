@@ -23,11 +23,13 @@ large enough for the sorting network to pay off (`kernels._sorting.network_pays_
 `nondominated_mask` with M <= 5 screens first, under vmap from N = 100 and for one set from N = 512
 (one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows, the row of smallest scaled
 objective sum) remove the rows they dominate, and only the survivors are compared among
-themselves, in the smallest of a few fixed buffers (16, 32, ... rows, N / 2) that holds them; when
+themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that holds them; when
 more survive, the computation above runs on all rows. The mask is exact either way (see
 `_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
-O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.8-3.6 ms against
-40-60 ms; on a front (nothing dominated) it adds the screening's cost (~2-5%).
+O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.7-3.6 ms against
+40-60 ms. On a front (nothing dominated) the screening is pure cost: 256 sets on a sphere, M = 3,
+N = 100 0.97-1.11 against 0.70 ms, N = 300 5.4-5.6 against 4.7-4.8 ms, N = 1000 the same 40 ms;
+M = 2, N = 1000 7.7 against 7.0 ms.
 
 `dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
 `nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
@@ -367,14 +369,18 @@ def _screen(Y, valid):
     return alive
 
 
-def _survivor_capacities(n):
-    """The survivor buffers tried, smallest first: powers of two from 16, then N / 2 (beyond, the
-    full computation is about as fast). Each is a branch of the compiled program."""
-    capacities, capacity = [], 16
-    while capacity < n // 2:
+def _survivor_capacities(n, m):
+    """The survivor buffers tried, smallest first: powers of two from 32, then N / 2 (beyond, the
+    full computation is about as fast). Each is a branch of the compiled program (XLA compiles
+    each: ~0.2-0.3 s). For M = 2 only buffers below `NETWORK_MIN_N`, whose survivors are compared
+    row by row: a larger one would compile another sorting network (measured, 256 sets of 1000:
+    5.6 s of compile with three of them), and the full 2-D sweep is O(N log N) anyway."""
+    largest = NETWORK_MIN_N - 1 if m == 2 else n // 2
+    capacities, capacity = [], 32
+    while capacity < min(largest, n // 2):
         capacities.append(capacity)
         capacity *= 2
-    return tuple(capacities) + (max(1, n // 2),)
+    return tuple(capacities) + (max(1, min(largest, n // 2)),)
 
 
 def _among_survivors(Y, valid, alive, capacity):
@@ -392,7 +398,7 @@ def _screened(Y, valid, over):
     the most survivors of any set (one branch for the whole batch), else the full computation runs."""
     alive = over(_screen)(Y, valid)
     most = jnp.max(jnp.sum(alive, axis=-1))
-    capacities = _survivor_capacities(Y.shape[-2])
+    capacities = _survivor_capacities(*Y.shape[-2:])
     branches = [over(partial(_among_survivors, capacity=c)) for c in capacities]
     branches.append(over(lambda Y, valid, alive: _nondominated_unscreened(Y, valid)))
     return lax.switch(jnp.sum(jnp.asarray(capacities) < most), branches, Y, valid, alive)

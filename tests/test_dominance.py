@@ -297,7 +297,7 @@ def _branch_taken(Y, valid):
     from kernels.dominance import _screen, _survivor_capacities
 
     most = int(np.max(np.sum(np.asarray(jax.vmap(_screen)(Y, valid)), axis=1)))
-    capacities = _survivor_capacities(Y.shape[1])
+    capacities = _survivor_capacities(*Y.shape[1:])
     return int(np.sum(np.asarray(capacities) < most)), len(capacities)
 
 
