@@ -20,7 +20,7 @@ M = 2 and N > 192 use an O(N log N) sweep instead (sort by the first objective, 
 second), with O(N) memory; under vmap so does `nondominated_mask` from N = 128 when the batch is
 large enough for the sorting network to pay off (`kernels._sorting.network_pays_off`).
 
-`nondominated_mask` with M <= 5 screens first, under vmap from N = 100 and for one set from N = 512
+`nondominated_mask` and `nondominated_mask_blocked` with M <= 5 screen first, under vmap from N = 100 and for one set from N = 512
 (one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows, the row of smallest scaled
 objective sum) remove the rows they dominate, and only the survivors are compared among
 themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that holds them; when
@@ -41,7 +41,7 @@ for larger M the broadcast form uses O(N * block_size * M)).
 from __future__ import annotations
 
 import math
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -285,12 +285,15 @@ def _use_2d_sweep(Y):
     return Y.shape[1] == 2 and Y.shape[0] > 0 and Y.dtype in (jnp.float32, jnp.float64)
 
 
-def _nondominated_unscreened(Y, valid):
-    """bool[N]: the nondominated valid rows by the 2-D sweep (M = 2, N >= `NETWORK_MIN_N`) or the
-    dominance counts."""
-    if _use_2d_sweep(Y) and Y.shape[0] >= NETWORK_MIN_N:
+def _nondominated_unscreened(Y, valid, block_size=None):
+    """bool[N]: the nondominated valid rows by the 2-D sweep (M = 2; without `block_size` from
+    N = `NETWORK_MIN_N`) or the dominance counts (`_dominance_count`, or in candidate blocks of
+    `block_size`)."""
+    if _use_2d_sweep(Y) and (block_size is not None or Y.shape[0] >= NETWORK_MIN_N):
         return _nondominated_2d(Y, valid)
-    return valid & (_dominance_count(Y, valid) == 0)
+    if block_size is None:
+        return valid & (_dominance_count(Y, valid) == 0)
+    return valid & (_dominance_count_blocked(Y, valid, block_size) == 0)
 
 
 # Screening. Every nondominated row survives elimination by any valid rows (pivots), and a survivor
@@ -383,70 +386,78 @@ def _survivor_capacities(n, m):
     return tuple(capacities) + (max(1, min(largest, n // 2)),)
 
 
-def _among_survivors(Y, valid, alive, capacity):
+def _among_survivors(Y, valid, alive, capacity, block_size):
     """bool[N]: the nondominated rows, given that at most `capacity` rows are `alive`."""
     del valid
     n = Y.shape[0]
     index, real = first_true_words(alive, capacity)
-    nondominated = _nondominated_unscreened(Y[index], real)
+    nondominated = _nondominated_unscreened(Y[index], real, block_size)
     return jnp.zeros(n, bool).at[jnp.where(real, index, n)].set(nondominated, mode="drop")
 
 
-def _screened(Y, valid, over):
+def _screened(Y, valid, over, block_size=None):
     """The screened nondominated mask of one set (`over` the identity) or of a batch of sets
     (`over` = `jax.vmap`, leading batch axis). The survivors go to the smallest buffer that holds
-    the most survivors of any set (one branch for the whole batch), else the full computation runs."""
+    the most survivors of any set (one branch for the whole batch), else the full computation runs
+    (`_nondominated_unscreened` with `block_size`)."""
     alive = over(_screen)(Y, valid)
     most = jnp.max(jnp.sum(alive, axis=-1))
     capacities = _survivor_capacities(*Y.shape[-2:])
-    branches = [over(partial(_among_survivors, capacity=c)) for c in capacities]
-    branches.append(over(lambda Y, valid, alive: _nondominated_unscreened(Y, valid)))
+    branches = [over(partial(_among_survivors, capacity=c, block_size=block_size)) for c in capacities]
+    branches.append(over(lambda Y, valid, alive: _nondominated_unscreened(Y, valid, block_size)))
     return lax.switch(jnp.sum(jnp.asarray(capacities) < most), branches, Y, valid, alive)
 
 
-@jax.custom_batching.custom_vmap
-def _screened_sets(Y, valid):
-    """`_screened` of a batch of sets (`[B, N, M]`, `[B, N]`); nested vmaps join the batch."""
-    return _screened(Y, valid, jax.vmap)
+@cache
+def _nondominated_screened(block_size=None):
+    """The screened nondominated mask `f(Y, valid)` (`_screened`, its full computation with
+    `block_size`) for a batch (the vmap rule) or from `_SCREEN_MIN_N_ONE_SET` rows for one set.
+    One set of M = 2 keeps the 2-D sweep, which XLA's sort makes faster for one set (N = 1000:
+    0.07 against 0.12 ms). Nested vmaps join their batches."""
+
+    @jax.custom_batching.custom_vmap
+    def sets(Y, valid):  # [B, N, M], [B, N]
+        return _screened(Y, valid, jax.vmap, block_size)
+
+    @sets.def_vmap
+    def sets_vmap(axis_size, in_batched, Y, valid):
+        Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+        batch, n, m = Y.shape[1:]
+        out = sets(Y.reshape(axis_size * batch, n, m), valid.reshape(axis_size * batch, n))
+        return out.reshape(axis_size, batch, n), True
+
+    @jax.custom_batching.custom_vmap
+    def one_set(Y, valid):
+        if _use_2d_sweep(Y) or Y.shape[0] < _SCREEN_MIN_N_ONE_SET:
+            return _nondominated_unscreened(Y, valid, block_size)
+        return _screened(Y, valid, lambda f: f, block_size)
+
+    @one_set.def_vmap
+    def one_set_vmap(axis_size, in_batched, Y, valid):
+        Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+        return sets(Y, valid), True
+
+    return one_set
 
 
-@_screened_sets.def_vmap
-def _screened_sets_vmap(axis_size, in_batched, Y, valid):
-    Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
-    batch, n, m = Y.shape[1:]
-    out = _screened_sets(Y.reshape(axis_size * batch, n, m), valid.reshape(axis_size * batch, n))
-    return out.reshape(axis_size, batch, n), True
-
-
-@jax.custom_batching.custom_vmap
-def _nondominated_screened(Y, valid):
-    """The nondominated valid rows, screened by pivots first (`_screened`), for a batch (the vmap
-    rule) or from `_SCREEN_MIN_N_ONE_SET` rows for one set. One set of M = 2 keeps the 2-D sweep,
-    which XLA's sort makes faster for one set (N = 1000: 0.07 against 0.12 ms)."""
-    if _use_2d_sweep(Y) or Y.shape[0] < _SCREEN_MIN_N_ONE_SET:
-        return _nondominated_unscreened(Y, valid)
-    return _screened(Y, valid, lambda f: f)
-
-
-@_nondominated_screened.def_vmap
-def _nondominated_screened_vmap(axis_size, in_batched, Y, valid):
-    Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
-    return _screened_sets(Y, valid), True
+def _screens(Y):
+    return _SCREEN_MIN_N <= Y.shape[0] and Y.shape[1] <= _SCREEN_MAX_M
 
 
 @jax.jit
 def _nondominated_mask(Y, mask):
     valid = _valid_rows(Y, mask)
-    if _SCREEN_MIN_N <= Y.shape[0] and Y.shape[1] <= _SCREEN_MAX_M:
-        return _nondominated_screened(Y, valid)
+    if _screens(Y):
+        return _nondominated_screened()(Y, valid)
     return _nondominated_unscreened(Y, valid)
 
 
 @partial(jax.jit, static_argnames=("block_size",))
 def _nondominated_mask_blocked(Y, mask, block_size):
-    if _use_2d_sweep(Y):
-        return _nondominated_2d(Y, _valid_rows(Y, mask))
-    return _valid_rows(Y, mask) & (_dominance_count_blocked(Y, mask, block_size) == 0)
+    valid = _valid_rows(Y, mask)
+    if _screens(Y):
+        return _nondominated_screened(block_size)(Y, valid)
+    return _nondominated_unscreened(Y, valid, block_size)
 
 
 def dominance_matrix(Y, mask=None) -> jax.Array:
@@ -519,7 +530,10 @@ def dominance_count_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) 
 
 
 def nondominated_mask_blocked(Y, mask=None, block_size: int = DEFAULT_BLOCK_SIZE) -> jax.Array:
-    """bool[N], identical to `nondominated_mask`, in O(N * block_size) memory (O(N) for M = 2)."""
+    """bool[N], identical to `nondominated_mask`, in O(N * block_size) memory (O(N) for M = 2).
+
+    Screened like `nondominated_mask` (M <= 5); where too many rows survive the pivots, the
+    dominance counts run in candidate blocks of `block_size`."""
     block_size = check_static_positive_int(block_size, "block_size")
     Y, mask = _validate(Y, mask)
     return _nondominated_mask_blocked(Y, mask, block_size)

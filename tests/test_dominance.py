@@ -385,3 +385,24 @@ def test_first_true_words_equals_first_true(n, density, count, seed):
     index, real = jax.jit(first_true_words, static_argnums=1)(jnp.asarray(flags), count)
     np.testing.assert_array_equal(np.asarray(real), np.asarray(expected_real))
     np.testing.assert_array_equal(np.asarray(index), np.asarray(expected_index))
+
+
+def test_blocked_variant_is_screened_with_its_blocks_as_the_full_computation():
+    """`nondominated_mask_blocked` screens like `nondominated_mask`; where too many rows survive
+    (points on a plane), the counts run in the caller's blocks. One set from
+    _SCREEN_MIN_N_ONE_SET rows, and a batch."""
+    from kernels.dominance import _SCREEN_MIN_N_ONE_SET
+
+    rng = np.random.default_rng(41)
+    n = _SCREEN_MIN_N_ONE_SET + 40
+    for Y in (rng.integers(0, 9, (n, 3)), rng.dirichlet(np.ones(3), n)):
+        Y = Y.astype(np.float32)
+        mask = rng.random(n) < 0.8
+        garbage = np.where(mask[:, None], Y, np.nan)
+        expected = brute_force_nondominated(Y, mask)
+        np.testing.assert_array_equal(np.asarray(nondominated_mask_blocked(garbage, mask, block_size=7)), expected)
+    Ys = _sets_for_every_branch(rng, 150, 3)
+    masks = rng.random(Ys.shape[:2]) < 0.8
+    batched = jax.jit(jax.vmap(lambda Y, mask: nondominated_mask_blocked(Y, mask, block_size=7)))
+    expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
+    np.testing.assert_array_equal(np.asarray(batched(Ys, masks)), expected)
