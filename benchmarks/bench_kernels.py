@@ -156,7 +156,7 @@ def _nondominated_batched_cases(quick: bool):
 
 
 def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
-    """{"N,M": (compile_s, steady_s, masks)} of `jit(vmap(nondominated_mask))`; with `devices`, the
+    """{case key: (compile_s, steady_s, masks)} of `jit(vmap(nondominated_mask))`; with `devices`, the
     sets are sharded over them."""
     results = {}
     for key, _, _, Ys, masks in _nondominated_batched_cases(quick):
@@ -168,7 +168,7 @@ def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
 
 
 def _time_nondominated_over_cores(quick: bool) -> dict:
-    """{"N,M": (steady_s, masks)} of `over_cores(vmap(nondominated_mask))`: one part per core, each
+    """{case key: (steady_s, masks)} of `over_cores(vmap(nondominated_mask))`: one part per core, each
     dispatched from its own thread (one CPU device)."""
     results = {}
     for key, _, _, Ys, masks in _nondominated_batched_cases(quick):

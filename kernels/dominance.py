@@ -151,24 +151,32 @@ def _dominance_matrix(Y, mask):
 _SCAN_MAX_N = 1024
 
 
+def _unrolled_columns(Y):
+    """Y's columns as a tuple (the objective loops are unrolled over them), or None beyond
+    `_UNROLL_MAX_M` objectives (the broadcast form is used)."""
+    return tuple(Y[:, k] for k in range(Y.shape[1])) if Y.shape[1] <= _UNROLL_MAX_M else None
+
+
+def _dominated_by_point(point, Y, columns):
+    """bool[N]: rows of `Y` ([N, M], with its `columns`) that `point` ([M]) dominates."""
+    if columns is None:
+        return jnp.all(point <= Y, axis=1) & jnp.any(point < Y, axis=1)
+    weakly_better, strictly_better_somewhere = jnp.ones(Y.shape[0], bool), jnp.zeros(Y.shape[0], bool)
+    for k, column in enumerate(columns):
+        weakly_better = weakly_better & (point[k] <= column)
+        strictly_better_somewhere = strictly_better_somewhere | (point[k] < column)
+    return weakly_better & strictly_better_somewhere
+
+
 def _dominance_count_scan(Y, valid):
     """int32[N] dominators per row (0 for invalid rows) in N steps of O(N M) vector work."""
-    n, m = Y.shape
-    columns = tuple(Y[:, k] for k in range(m)) if m <= _UNROLL_MAX_M else None
+    columns = _unrolled_columns(Y)
 
     def count_dominated_by(counts, row):
         y, y_valid = row
-        if columns is None:
-            dominated = jnp.all(y <= Y, axis=1) & jnp.any(y < Y, axis=1)
-        else:
-            weakly_better, strictly_better_somewhere = jnp.ones(n, bool), jnp.zeros(n, bool)
-            for k, column in enumerate(columns):
-                weakly_better = weakly_better & (y[k] <= column)
-                strictly_better_somewhere = strictly_better_somewhere | (y[k] < column)
-            dominated = weakly_better & strictly_better_somewhere
-        return counts + (dominated & y_valid).astype(jnp.int32), None
+        return counts + (_dominated_by_point(y, Y, columns) & y_valid).astype(jnp.int32), None
 
-    counts, _ = lax.scan(count_dominated_by, jnp.zeros(n, jnp.int32), (Y, valid))
+    counts, _ = lax.scan(count_dominated_by, jnp.zeros(Y.shape[0], jnp.int32), (Y, valid))
     return jnp.where(valid, counts, 0)
 
 
@@ -322,17 +330,6 @@ _SCREEN_PIVOTS = 16
 _SCALE_SAMPLE_ROWS = 64
 
 
-def _dominated_by_point(point, Y, columns):
-    """bool[N]: rows of `Y` ([N, M], with its `columns`) that `point` ([M]) dominates."""
-    if columns is None:
-        return jnp.all(point <= Y, axis=1) & jnp.any(point < Y, axis=1)
-    weakly_better, strictly_better_somewhere = jnp.ones(Y.shape[0], bool), jnp.zeros(Y.shape[0], bool)
-    for k, column in enumerate(columns):
-        weakly_better = weakly_better & (point[k] <= column)
-        strictly_better_somewhere = strictly_better_somewhere | (point[k] < column)
-    return weakly_better & strictly_better_somewhere
-
-
 def _pivots(Y, valid):
     """(pivots [P, M], real bool[P]): from each of P groups of rows (row i in group i % P) the valid
     row with the smallest objective sum, each objective divided by its span; `real` is False for a
@@ -363,7 +360,7 @@ def _pivots(Y, valid):
 
 def _screen(Y, valid):
     """bool[N]: the valid rows that no pivot dominates (a superset of the nondominated rows)."""
-    columns = tuple(Y[:, k] for k in range(Y.shape[1])) if Y.shape[1] <= _UNROLL_MAX_M else None
+    columns = _unrolled_columns(Y)
     pivots, real = _pivots(Y, valid)
     alive = valid
     # Unrolled: the eliminations fuse into one pass over the rows.

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.dominance import (
+    _screen,
+    _screened,
     dominance_count,
     dominance_count_blocked,
     dominance_matrix,
@@ -276,6 +278,12 @@ def test_weakly_dominated_by_matches_brute_force(n_obj):
 # _SCREEN_MIN_N_ONE_SET rows (one set), M <= _SCREEN_MAX_M ---
 
 
+# Module-level jitted functions: the tests and hypothesis's examples share their compiled programs.
+_jit_screen = jax.jit(_screen)
+_jit_screened_one_set = jax.jit(lambda Y, valid: _screened(Y, valid, lambda f: f))
+_jit_batched_nondominated = jax.jit(jax.vmap(nondominated_mask))
+
+
 def _sets_for_every_branch(rng, n, m):
     """[4, n, m] sets whose survivors of the pivots fill buffers of different sizes: random uniform
     (few survive), a planted front of n // 3 points above dominated ones (a middle buffer), points
@@ -294,7 +302,7 @@ def _sets_for_every_branch(rng, n, m):
 def _branch_taken(Y, valid):
     """Index of the `_screened` branch a batch (`[B, N, M]`) takes: a survivor buffer or the last,
     the full computation."""
-    from kernels.dominance import _screen, _survivor_capacities
+    from kernels.dominance import _survivor_capacities
 
     most = int(np.max(np.sum(np.asarray(jax.vmap(_screen)(Y, valid)), axis=1)))
     capacities = _survivor_capacities(*Y.shape[1:])
@@ -306,16 +314,13 @@ def test_screened_mask_matches_brute_force_in_every_branch(m):
     """Each set alone (a batch of one: its own branch), then all together (the branch of the set
     with the most survivors), vmapped twice, and unbatched: always the brute-force mask. The sets
     cover a small buffer, a larger one and the full computation."""
-    from kernels.dominance import _screened
-
     rng = np.random.default_rng(21 + m)
     n = 300
     Ys = _sets_for_every_branch(rng, n, m)
     masks = rng.random(Ys.shape[:2]) < 0.8
     garbage = np.where(masks[..., None], Ys, np.nan)  # masked rows hold NaN
     expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
-    batched = jax.jit(jax.vmap(nondominated_mask))
-    one_set = jax.jit(lambda Y, valid: _screened(Y, valid, lambda f: f))
+    batched, one_set = _jit_batched_nondominated, _jit_screened_one_set
     branches = set()
     for k in range(len(Ys)):
         branch, full = _branch_taken(garbage[k : k + 1], masks[k : k + 1])
@@ -326,24 +331,6 @@ def test_screened_mask_matches_brute_force_in_every_branch(m):
     np.testing.assert_array_equal(np.asarray(batched(garbage, masks)), expected)
     nested = jax.jit(jax.vmap(jax.vmap(nondominated_mask)))(garbage.reshape(2, 2, n, m), masks.reshape(2, 2, n))
     np.testing.assert_array_equal(np.asarray(nested).reshape(expected.shape), expected)
-
-
-def _screened_one_set(Y, valid):
-    from kernels.dominance import _screened
-
-    return _screened(Y, valid, lambda f: f)
-
-
-def _screen(Y, valid):
-    from kernels.dominance import _screen
-
-    return _screen(Y, valid)
-
-
-# Module-level jitted functions: hypothesis's examples share their compiled programs.
-_jit_screen = jax.jit(_screen)
-_jit_screened_one_set = jax.jit(_screened_one_set)
-_jit_batched_nondominated = jax.jit(jax.vmap(nondominated_mask))
 
 
 @settings(max_examples=50, deadline=None)
