@@ -393,3 +393,38 @@ def test_blocked_variant_is_screened_with_its_blocks_as_the_full_computation():
     batched = jax.jit(jax.vmap(lambda Y, mask: nondominated_mask_blocked(Y, mask, block_size=7)))
     expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
     np.testing.assert_array_equal(np.asarray(batched(Ys, masks)), expected)
+
+
+def _row_scan_reference(Y, mask):
+    counts = brute_force_matrix(Y.astype(np.float64), mask).sum(axis=0)
+    return counts, mask & (counts == 0)
+
+
+@pytest.mark.parametrize("n", [37, 101])  # one row a scan step; 4 rows a step with a padded last step
+@pytest.mark.parametrize("m", [3, 5, 10, 40])  # strictness by `<` (M < 5) or by the rows' key sums; M > 32 broadcast
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_scan_matches_brute_force(n, m, dtype):
+    """The row scan behind `dominance_count` and `nondominated_mask`: ties and duplicates, signed
+    zeros, a pair whose float sums round equal though one row dominates the other, masked rows
+    holding NaN or values that would dominate everything."""
+    rng = np.random.default_rng(n * m)
+    Y = rng.integers(0, 3, (n, m)).astype(dtype)
+    Y[5:10] = Y[10:15]  # duplicates
+    Y[20] = 0.0
+    Y[21] = -0.0  # equal to row 20
+    Y[22], Y[23] = 1e8, 1e8
+    Y[22, 1], Y[23, 1] = 1e-8, 2e-8  # row 22 dominates row 23; in float32 their sums are equal
+    mask = rng.random(n) < 0.8
+    mask[20:24] = True
+    garbage = Y.copy()
+    garbage[~mask] = rng.choice([np.nan, -np.inf, -5.0], size=(int((~mask).sum()), 1))
+    counts, nondominated = _row_scan_reference(Y, mask)
+    assert counts[23] >= 1 and counts[21] == counts[20]
+    with jax.enable_x64(dtype == np.float64):
+        np.testing.assert_array_equal(np.asarray(dominance_count(garbage, mask)), counts)
+        np.testing.assert_array_equal(np.asarray(nondominated_mask(garbage, mask)), nondominated)
+        swapped = np.stack([garbage, garbage[::-1]]), np.stack([mask, mask[::-1]])
+        np.testing.assert_array_equal(np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]]))
+        np.testing.assert_array_equal(
+            np.asarray(jax.vmap(nondominated_mask)(*swapped)), np.stack([nondominated, nondominated[::-1]])
+        )
