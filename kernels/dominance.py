@@ -16,21 +16,22 @@ All functions are pure and jit/vmap-able; the Python wrappers validate shapes al
 `dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N / 4 steps (N
 steps below N = 64), each comparing 4 rows with all rows as `[N]` vectors per objective (O(N M)
 memory), faster on CPU than comparison planes, above all under vmap. From M = 5 a pair's
-strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons. `nondominated_mask` and `nondominated_mask_blocked` with
-M = 2 and N > 192 use an O(N log N) sweep instead (sort by the first objective, prefix minimum of the
-second), with O(N) memory; under vmap so does `nondominated_mask` from N = 128 when the batch is
-large enough for the sorting network to pay off (`kernels._sorting.network_pays_off`).
+strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons.
+`nondominated_mask` and `nondominated_mask_blocked` with M = 2 and N > 192 use an O(N log N) sweep
+instead (sort by the first objective, prefix minimum of the second), with O(N) memory; under vmap so
+does `nondominated_mask` from N = 128 when the batch is large enough for the sorting network to pay
+off (`kernels._sorting.network_pays_off`).
 
-`nondominated_mask` and `nondominated_mask_blocked` with M <= 5 screen first, under vmap from N = 100 and for one set from N = 512
-(one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows, the row of smallest scaled
-objective sum) remove the rows they dominate, and only the survivors are compared among
-themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that holds them; when
-more survive, the computation above runs on all rows. The mask is exact either way (see
-`_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
+`nondominated_mask` and `nondominated_mask_blocked` with M <= 5 screen first, under vmap from
+N = 100 and for one set from N = 512 (one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows,
+the row of smallest scaled objective sum) remove the rows they dominate, and only the survivors are
+compared among themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that
+holds them; when more survive, the computation above runs on all rows. The mask is exact either way
+(see `_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
 O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.7-3.6 ms against
 40-60 ms. On a front (nothing dominated) the screening is pure cost: 256 sets on a sphere, M = 3,
 N = 100 0.97-1.11 against 0.70 ms, N = 300 5.4-5.6 against 4.7-4.8 ms, N = 1000 the same 40 ms;
-M = 2, N = 1000 7.7 against 7.0 ms.
+M = 2, N = 1000 7.7 against 7.0 ms (measured with the row scan at one row a step).
 
 `dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
 `nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
@@ -196,14 +197,16 @@ def _dominated_by_point(point, Y, columns, point_sums=None, sums=None):
     return weakly_better & strictly_better_somewhere
 
 
-# The row scan visits 4 rows per step from N = 64: each step is one fused pass over all rows, and
-# on a multi-core CPU XLA hands every pass to its thread pool, so 4 rows a step cut those hand-offs
-# 4-fold. From M = 5 it tests strictness on the row sums (`_row_sums`). Measured under vmap over
-# 256 random sets (a quarter masked), one row a step with 2M comparisons against this: N = 100,
-# M = 10 1.96 -> 1.42 ms; M = 5 1.15 -> 0.79 ms; N = 300, M = 3 4.5 -> 3.3 ms; N = 64, M = 3 0.30 ->
-# 0.28 ms. At N = 32 (M = 3) a step of 4 rows was slower (0.10 -> 0.14 ms); at M = 3 the sums
-# gained nothing (N = 100: 0.64 against 0.61 ms).
-_SCAN_BLOCK_MIN_N = 64
+# Under vmap the row scan visits 4 rows per step from N = 64: each step is one fused pass over the
+# batch's rows, which XLA splits over the cores of a multi-core CPU, paying a thread hand-off per
+# step; 4 rows a step cut those hand-offs 4-fold. One set keeps one row a step: its steps are small
+# enough to run on one thread, and 4 rows made them large enough to be split (N = 100, M = 2: 0.09
+# against 0.016 ms; N = 1000, M = 10: 1.06 against 0.65 ms). From M = 5 strictness is tested on the
+# row sums (`_row_sums`; one set of N = 1000, M = 10: 0.91 -> 0.65 ms). Measured under vmap over 256 random sets (a quarter masked), one row a step
+# with 2M comparisons against this: N = 100, M = 10 1.96 -> 1.42 ms; M = 5 1.15 -> 0.79 ms; N = 300,
+# M = 3 4.5 -> 3.3 ms; N = 64, M = 3 0.30 -> 0.28 ms. At N = 32 (M = 3) a step of 4 rows was slower
+# (0.10 -> 0.14 ms); at M = 3 the sums gained nothing (N = 100: 0.64 against 0.61 ms).
+_SCAN_ROWS_PER_STEP_MIN_N = 64
 _SCAN_ROWS_PER_STEP = 4
 _SCAN_SUMS_MIN_M = 5
 
@@ -214,13 +217,12 @@ def _largest(dtype):
     return True if dtype == jnp.bool_ else jnp.iinfo(dtype).max
 
 
-def _scan_rows(Y, valid, init, accumulate):
+def _scan_rows(Y, valid, init, accumulate, rows_per_step):
     """Fold `accumulate(carry, dominated_by_row)` over the valid rows (bool[N]: the rows it
-    dominates) in a scan of N / 4 steps (N / 1 below `_SCAN_BLOCK_MIN_N`) of O(N M) vector work."""
+    dominates) in a scan of N / `rows_per_step` steps of O(N M) vector work."""
     n, m = Y.shape
     columns = _unrolled_columns(Y)
     sums = _row_sums(Y, columns) if m >= _SCAN_SUMS_MIN_M else None
-    rows_per_step = _SCAN_ROWS_PER_STEP if n >= _SCAN_BLOCK_MIN_N else 1
     steps = -(-n // rows_per_step)
     # Invalid rows (and the padding) visit as rows of the dtype's largest value, which dominate no
     # row: `<=` everywhere needs a row of that value, and then `<` somewhere fails and the sums
@@ -242,16 +244,45 @@ def _scan_rows(Y, valid, init, accumulate):
     return carry
 
 
+def _count_dominators(Y, valid, rows_per_step):
+    zeros = jnp.zeros(Y.shape[0], jnp.int32)
+    return _scan_rows(Y, valid, zeros, lambda counts, hit: counts + hit.astype(jnp.int32), rows_per_step)
+
+
+def _any_dominator(Y, valid, rows_per_step):
+    # Or-ing the hits is cheaper than counting them.
+    return _scan_rows(Y, valid, jnp.zeros(Y.shape[0], bool), jnp.logical_or, rows_per_step)
+
+
+def _row_scan(fold):
+    """`fold(Y, valid, rows_per_step)` as `f(Y, valid)`: one row a step for one set, and under vmap
+    `_SCAN_ROWS_PER_STEP` rows a step from N = `_SCAN_ROWS_PER_STEP_MIN_N` (nested vmaps included)."""
+
+    @jax.custom_batching.custom_vmap
+    def one_set(Y, valid):
+        return fold(Y, valid, 1)
+
+    @one_set.def_vmap
+    def sets(axis_size, in_batched, Y, valid):
+        Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
+        rows_per_step = _SCAN_ROWS_PER_STEP if Y.shape[1] >= _SCAN_ROWS_PER_STEP_MIN_N else 1
+        return jax.vmap(partial(fold, rows_per_step=rows_per_step))(Y, valid), True
+
+    return one_set
+
+
+_count_dominators_scan = _row_scan(_count_dominators)
+_any_dominator_scan = _row_scan(_any_dominator)
+
+
 def _dominance_count_scan(Y, valid):
     """int32[N] dominators per row (0 for invalid rows) by the row scan (`_scan_rows`)."""
-    counts = _scan_rows(Y, valid, jnp.zeros(Y.shape[0], jnp.int32), lambda counts, hit: counts + hit.astype(jnp.int32))
-    return jnp.where(valid, counts, 0)
+    return jnp.where(valid, _count_dominators_scan(Y, valid), 0)
 
 
 def _nondominated_scan(Y, valid):
-    """bool[N]: the nondominated valid rows by the row scan, or-ing the rows' hits (cheaper than
-    counting them)."""
-    return valid & ~_scan_rows(Y, valid, jnp.zeros(Y.shape[0], bool), jnp.logical_or)
+    """bool[N]: the nondominated valid rows by the row scan."""
+    return valid & ~_any_dominator_scan(Y, valid)
 
 
 @jax.jit

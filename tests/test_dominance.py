@@ -428,3 +428,5 @@ def test_row_scan_matches_brute_force(n, m, dtype):
         np.testing.assert_array_equal(
             np.asarray(jax.vmap(nondominated_mask)(*swapped)), np.stack([nondominated, nondominated[::-1]])
         )
+        one_mask = jax.vmap(nondominated_mask, in_axes=(0, None))(np.stack([garbage, garbage]), mask)
+        np.testing.assert_array_equal(np.asarray(one_mask), np.stack([nondominated, nondominated]))
