@@ -243,7 +243,7 @@ def test_integer_inputs_keep_the_exact_pairwise_path():
 
 @pytest.mark.parametrize("n", [300, 1100])  # both sides of _SCAN_MAX_N (then blocks, a partial last one)
 def test_counts_row_by_row_and_in_blocks_match_brute_force(n):
-    """dominance_count visits rows one by one up to N = 1024 and counts in candidate blocks beyond."""
+    """dominance_count visits rows in a scan up to N = 1024 and counts in candidate blocks beyond."""
     rng = np.random.default_rng(12)
     Y = rng.integers(0, 6, (n, 3)).astype(np.float32)  # ties and duplicates
     mask = rng.random(n) < 0.8
