@@ -16,7 +16,8 @@ All functions are pure and jit/vmap-able; the Python wrappers validate shapes al
 `dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N / 4 steps (N
 steps below N = 64), each comparing 4 rows with all rows as `[N]` vectors per objective (O(N M)
 memory), faster on CPU than comparison planes, above all under vmap. From M = 5 a pair's
-strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons.
+strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons
+(in the candidate blocks below too: N = 20,000, M = 10 193 -> 137 ms).
 `nondominated_mask` and `nondominated_mask_blocked` with M = 2 and N > 192 use an O(N log N) sweep
 instead (sort by the first objective, prefix minimum of the second), with O(N) memory; under vmap so
 does `nondominated_mask` from N = 128 when the batch is large enough for the sorting network to pay
@@ -118,16 +119,22 @@ def weakly_dominated_by(points: jax.Array, Y: jax.Array, valid: jax.Array | None
     return covered if valid is None else covered & valid[None, :]
 
 
-def _dominated_by_count(candidates: jax.Array, dominators_t: jax.Array, valid: jax.Array) -> jax.Array:
+def _dominated_by_count(candidates, dominators_t, valid, candidate_sums=None, dominator_sums=None):
     """int32[Q]: how many valid dominators dominate each candidate row.
 
     candidates: [Q, M]; dominators_t: [M, P] (transposed so the reduction runs along the contiguous
     axis, which is several times faster on CPU than reducing over the leading axis); valid: [P].
+    With the rows' `_row_sums` ([Q] and [P] pairs), strictness is tested on them.
     """
     M = candidates.shape[1]
     if M > _UNROLL_MAX_M:
         a, b = dominators_t.T[None, :, :], candidates[:, None, :]
         dominated = jnp.all(a <= b, axis=-1) & jnp.any(a < b, axis=-1)
+    elif candidate_sums is not None:
+        (high_c, low_c), (high_d, low_d) = candidate_sums, dominator_sums
+        dominated = (high_d[None, :] != high_c[:, None]) | (low_d[None, :] != low_c[:, None])
+        for m in range(M):
+            dominated = dominated & (dominators_t[m][None, :] <= candidates[:, m][:, None])
     else:
         shape = (candidates.shape[0], dominators_t.shape[1])
         weakly_better = jnp.ones(shape, dtype=bool)
@@ -160,7 +167,7 @@ def _unrolled_columns(Y):
     return tuple(Y[:, k] for k in range(Y.shape[1])) if Y.shape[1] <= _UNROLL_MAX_M else None
 
 
-def _row_sums(Y, columns):
+def _row_sums(Y):
     """(high, low) int[N] each, or None: the sums over each row of its sortable keys'
     (`_sortable_keys`) high and low halves, which together give the keys' sum exactly, for floats
     with unrolled columns; None otherwise.
@@ -170,7 +177,7 @@ def _row_sums(Y, columns):
     therefore stands for the M `<` comparisons of the strictness test: half the work per pair of
     rows. (A float sum would not do: rounding can make the sums of different rows equal.)
     """
-    if columns is None or Y.dtype not in (jnp.float32, jnp.float64):
+    if Y.shape[1] > _UNROLL_MAX_M or Y.dtype not in (jnp.float32, jnp.float64):
         return None
     keys = _sortable_keys(Y)
     bits = keys.dtype.itemsize * 4
@@ -199,13 +206,14 @@ def _dominated_by_point(point, Y, columns, point_sums=None, sums=None):
 
 # Under vmap the row scan visits 4 rows per step from N = 64: each step is one fused pass over the
 # batch's rows, which XLA splits over the cores of a multi-core CPU, paying a thread hand-off per
-# step; 4 rows a step cut those hand-offs 4-fold. One set keeps one row a step: its steps are small
-# enough to run on one thread, and 4 rows made them large enough to be split (N = 100, M = 2: 0.09
-# against 0.016 ms; N = 1000, M = 10: 1.06 against 0.65 ms). From M = 5 strictness is tested on the
-# row sums (`_row_sums`; one set of N = 1000, M = 10: 0.91 -> 0.65 ms). Measured under vmap over 256 random sets (a quarter masked), one row a step
-# with 2M comparisons against this: N = 100, M = 10 1.96 -> 1.42 ms; M = 5 1.15 -> 0.79 ms; N = 300,
-# M = 3 4.5 -> 3.3 ms; N = 64, M = 3 0.30 -> 0.28 ms. At N = 32 (M = 3) a step of 4 rows was slower
-# (0.10 -> 0.14 ms); at M = 3 the sums gained nothing (N = 100: 0.64 against 0.61 ms).
+# step; 4 rows a step cut those hand-offs 4-fold. One set keeps one row a step: its steps are
+# small enough to run on one thread, and 4 rows made them large enough to be split (N = 100,
+# M = 2: 0.09 against 0.016 ms; N = 1000, M = 10: 1.06 against 0.65 ms). From M = 5 strictness is
+# tested on the row sums (`_row_sums`; one set of N = 1000, M = 10: 0.91 -> 0.65 ms). Measured
+# under vmap over 256 random sets (a quarter masked), one row a step with 2M comparisons against
+# this: N = 100, M = 10 1.96 -> 1.42 ms; M = 5 1.15 -> 0.79 ms; N = 300, M = 3 4.5 -> 3.3 ms;
+# N = 64, M = 3 0.30 -> 0.28 ms. At N = 32 (M = 3) a step of 4 rows was slower (0.10 -> 0.14 ms);
+# at M = 3 the sums gained nothing (N = 100: 0.64 against 0.61 ms).
 _SCAN_ROWS_PER_STEP_MIN_N = 64
 _SCAN_ROWS_PER_STEP = 4
 _SCAN_SUMS_MIN_M = 5
@@ -222,7 +230,7 @@ def _scan_rows(Y, valid, init, accumulate, rows_per_step):
     dominates) in a scan of N / `rows_per_step` steps of O(N M) vector work."""
     n, m = Y.shape
     columns = _unrolled_columns(Y)
-    sums = _row_sums(Y, columns) if m >= _SCAN_SUMS_MIN_M else None
+    sums = _row_sums(Y) if m >= _SCAN_SUMS_MIN_M else None
     steps = -(-n // rows_per_step)
     # Invalid rows (and the padding) visit as rows of the dtype's largest value, which dominate no
     # row: `<=` everywhere needs a row of that value, and then `<` somewhere fails and the sums
@@ -608,9 +616,15 @@ def _dominance_count_blocked(Y, mask, block_size):
     # Invalid rows (possibly NaN) are set to +inf so they cannot dominate; they are also masked.
     dominators_t = jnp.where(valid[:, None], Y, jnp.inf).T
 
+    sums = _row_sums(Y) if Y.shape[1] >= _SCAN_SUMS_MIN_M else None
+    candidate_sums = None if sums is None else tuple(jnp.pad(part, (0, padded - n)) for part in sums)
+
     def count_block(start):
         candidates = lax.dynamic_slice_in_dim(Y_candidates, start, block, axis=0)
-        return _dominated_by_count(candidates, dominators_t, valid)
+        if sums is None:
+            return _dominated_by_count(candidates, dominators_t, valid)
+        block_sums = tuple(lax.dynamic_slice_in_dim(part, start, block) for part in candidate_sums)
+        return _dominated_by_count(candidates, dominators_t, valid, block_sums, sums)
 
     counts = lax.map(count_block, jnp.arange(n_blocks) * block).reshape(padded)[:n]
     return jnp.where(valid, counts, 0)

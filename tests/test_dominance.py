@@ -404,9 +404,9 @@ def _row_scan_reference(Y, mask):
 @pytest.mark.parametrize("m", [3, 5, 10, 40])  # strictness by `<` (M < 5) or by the rows' key sums; M > 32 broadcast
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_scan_matches_brute_force(n, m, dtype):
-    """The row scan behind `dominance_count` and `nondominated_mask`: ties and duplicates, signed
-    zeros, a pair whose float sums round equal though one row dominates the other, masked rows
-    holding NaN or values that would dominate everything."""
+    """The row scan behind `dominance_count` and `nondominated_mask`, and the candidate blocks: ties
+    and duplicates, signed zeros, a pair whose float sums round equal though one row dominates the
+    other, masked rows holding NaN or values that would dominate everything."""
     rng = np.random.default_rng(n * m)
     Y = rng.integers(0, 3, (n, m)).astype(dtype)
     Y[5:10] = Y[10:15]  # duplicates
@@ -423,6 +423,8 @@ def test_row_scan_matches_brute_force(n, m, dtype):
     with jax.enable_x64(dtype == np.float64):
         np.testing.assert_array_equal(np.asarray(dominance_count(garbage, mask)), counts)
         np.testing.assert_array_equal(np.asarray(nondominated_mask(garbage, mask)), nondominated)
+        # the candidate blocks (beyond N = 1024, or asked for) test strictness the same way
+        np.testing.assert_array_equal(np.asarray(dominance_count_blocked(garbage, mask, block_size=16)), counts)
         swapped = np.stack([garbage, garbage[::-1]]), np.stack([mask, mask[::-1]])
         np.testing.assert_array_equal(np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]]))
         np.testing.assert_array_equal(
