@@ -93,6 +93,12 @@ def network_pays_off(n: int, batch_size: int) -> bool:
     return n >= NETWORK_MIN_N and n * batch_size >= NETWORK_MIN_ELEMENTS
 
 
+def sort_free_wins(n: int, batch_size: int, sort_free_max_n: int) -> bool:
+    """The vmap rules' choice: whether `batch_size` arrays of `n` keys keep the caller's sort-free
+    path, which serves up to `sort_free_max_n` keys, rather than the network (`network_pays_off`)."""
+    return n <= sort_free_max_n and not network_pays_off(n, batch_size)
+
+
 def column_index(values):
     """The row index of every entry of `values` (`[N, B]`), as the sorting network's payload: int16
     when N allows, which halves the payload's traffic through the network (measured, 256 columns

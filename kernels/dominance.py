@@ -52,7 +52,7 @@ from jax import lax
 
 from kernels._batching import broadcast_unbatched, first_true_words, fold_into_columns
 from kernels._checks import check_finite_rows, check_mask, check_objectives, check_static_positive_int
-from kernels._sorting import NETWORK_MIN_N, bitonic_descending, column_index, network_pays_off, place
+from kernels._sorting import NETWORK_MIN_N, bitonic_descending, column_index, place, sort_free_wins
 
 __all__ = [
     "weakly_dominated_by",
@@ -343,7 +343,7 @@ def _nondominated_2d(Y, valid):
 @_nondominated_2d.def_vmap
 def _nondominated_2d_vmap(axis_size, in_batched, Y, valid):
     Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
-    if Y.shape[1] <= _ND2_SCAN_MAX_N and not network_pays_off(Y.shape[1], axis_size):
+    if sort_free_wins(Y.shape[1], axis_size, _ND2_SCAN_MAX_N):
         return jax.vmap(_nondominated_scan)(Y, valid), True
     return _nondominated_2d_columns(Y[:, :, 0].T, Y[:, :, 1].T, valid.T).T, True
 

@@ -78,7 +78,7 @@ from kernels import _random
 from kernels._sorting import bitonic_descending as _bitonic_descending
 from kernels._sorting import column_index as _column_index
 from kernels._sorting import NETWORK_MIN_N as _NETWORK_MIN_N
-from kernels._sorting import network_pays_off
+from kernels._sorting import sort_free_wins
 from kernels._sorting import place as _place
 from kernels._batching import broadcast_unbatched, first_true, fold_into_columns
 from kernels._checks import (
@@ -311,7 +311,7 @@ def _sorted_sweep_orders(a, c):
 @_sorted_sweep_orders.def_vmap
 def _sorted_sweep_orders_vmap(axis_size, in_batched, a, c):
     a, c = broadcast_unbatched(axis_size, in_batched, (a, c))
-    if a.shape[1] <= _PAIRWISE_MAX_N and not network_pays_off(a.shape[1], axis_size):
+    if sort_free_wins(a.shape[1], axis_size, _PAIRWISE_MAX_N):
         return jax.vmap(_counted_sweep_orders)(a, c), (True, True, True)
     orders = _sorted_sweep_orders_columns(a.T, c.T)
     return tuple(order.T for order in orders), (True, True, True)
@@ -429,7 +429,7 @@ def _hv2_sorted(gains):
 @_hv2_sorted.def_vmap
 def _hv2_sorted_vmap(axis_size, in_batched, gains):
     (gains,) = broadcast_unbatched(axis_size, in_batched, (gains,))
-    if gains.shape[1] <= _PAIRWISE_MAX_N and not network_pays_off(gains.shape[1], axis_size):
+    if sort_free_wins(gains.shape[1], axis_size, _PAIRWISE_MAX_N):
         return jax.vmap(_hv2_counted)(gains), True
     return _hv2_columns(jnp.moveaxis(gains, 0, -1)), True
 

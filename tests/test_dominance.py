@@ -400,9 +400,12 @@ def _row_scan_reference(Y, mask):
     return counts, mask & (counts == 0)
 
 
-@pytest.mark.parametrize("n", [37, 101])  # one row a scan step; 4 rows a step with a padded last step
-@pytest.mark.parametrize("m", [3, 5, 10, 40])  # strictness by `<` (M < 5) or by the rows' key sums; M > 32 broadcast
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# N = 37: one row a scan step; N = 101: under vmap 4 rows a step, the last one padded. M = 3:
+# strictness by `<`; M = 5, 10: by the rows' key sums (float32 and float64 keys); M = 40: broadcast.
+@pytest.mark.parametrize(
+    "n,m,dtype",
+    [(37, 5, np.float32), (101, 3, np.float32), (101, 5, np.float64), (101, 10, np.float32), (37, 10, np.float64), (101, 40, np.float32)],
+)
 def test_row_scan_matches_brute_force(n, m, dtype):
     """The row scan behind `dominance_count` and `nondominated_mask`, and the candidate blocks: ties
     and duplicates, signed zeros, a pair whose float sums round equal though one row dominates the
