@@ -275,7 +275,8 @@ def test_weakly_dominated_by_matches_brute_force(n_obj):
 
 
 # --- Screening by pivots: nondominated_mask from _SCREEN_MIN_N rows (batches) or
-# _SCREEN_MIN_N_ONE_SET rows (one set), M <= _SCREEN_MAX_M ---
+# _SCREEN_MIN_N_ONE_SET rows (one set), M <= _SCREEN_MAX_M; beyond, a batch's buffers take its
+# valid rows ---
 
 
 # Module-level jitted functions: the tests and hypothesis's examples share their compiled programs.
@@ -285,10 +286,11 @@ _jit_batched_nondominated = jax.jit(jax.vmap(nondominated_mask))
 
 
 def _sets_for_every_branch(rng, n, m):
-    """[4, n, m] sets whose survivors of the pivots fill buffers of different sizes: random uniform
-    (few survive), a planted front of n // 3 points above dominated ones (a middle buffer), points
-    on the plane sum(y) = 1 (nothing is dominated: the full computation), small integers (ties and
-    duplicates)."""
+    """([6, n, m] sets, [6, n] masks) whose survivors of the pivots (M <= 5; beyond, the valid rows)
+    fill buffers of different sizes: random uniform (few survive), a planted front of n // 3 points
+    above dominated ones (a middle buffer), points on the plane sum(y) = 1 with every row valid
+    (nothing is dominated: the full computation) and with a fifth of them masked (a buffer of most
+    rows), small integers (ties and duplicates), the planted front again with most rows masked."""
     uniform = rng.random((n, m))
     planted = rng.random((n, m)) + 1.0  # dominated by every front point below
     front = rng.dirichlet(np.ones(m), n // 3) if m > 1 else np.zeros((n // 3, 1))
@@ -296,7 +298,9 @@ def _sets_for_every_branch(rng, n, m):
     rng.shuffle(planted)
     plane = rng.dirichlet(np.ones(m), n) if m > 1 else np.zeros((n, 1))
     integers = rng.integers(0, 4, (n, m))
-    return np.stack([uniform, planted, plane, integers]).astype(np.float32)
+    Ys = np.stack([uniform, planted, plane, integers, plane, planted]).astype(np.float32)
+    masks = rng.random(Ys.shape[:2]) < np.array([0.8, 0.8, 1.0, 0.8, 0.8, 0.3])[:, None]
+    return Ys, masks
 
 
 def _branch_taken(Y, valid):
@@ -309,15 +313,15 @@ def _branch_taken(Y, valid):
     return int(np.sum(np.asarray(capacities) < most)), len(capacities)
 
 
-@pytest.mark.parametrize("m", [3, 5])  # (M = 1, 2: the hypothesis test below; M = 2: the 2-D sweep tests above)
+@pytest.mark.parametrize("m", [3, 5, 10])  # (M = 1, 2: the hypothesis test below; M = 2: the 2-D sweep tests above)
 def test_screened_mask_matches_brute_force_in_every_branch(m):
     """Each set alone (a batch of one: its own branch), then all together (the branch of the set
     with the most survivors), vmapped twice, and unbatched: always the brute-force mask. The sets
-    cover a small buffer, a larger one and the full computation."""
+    cover a small buffer, a larger one and the full computation; beyond M = 5 (no pivots) the
+    buffers leave out the masked rows."""
     rng = np.random.default_rng(21 + m)
     n = 300
-    Ys = _sets_for_every_branch(rng, n, m)
-    masks = rng.random(Ys.shape[:2]) < 0.8
+    Ys, masks = _sets_for_every_branch(rng, n, m)
     garbage = np.where(masks[..., None], Ys, np.nan)  # masked rows hold NaN
     expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
     batched, one_set = _jit_batched_nondominated, _jit_screened_one_set
@@ -329,7 +333,7 @@ def test_screened_mask_matches_brute_force_in_every_branch(m):
         np.testing.assert_array_equal(np.asarray(one_set(garbage[k], masks[k])), expected[k])
     assert full in branches and len(branches) >= 3, branches
     np.testing.assert_array_equal(np.asarray(batched(garbage, masks)), expected)
-    nested = jax.jit(jax.vmap(jax.vmap(nondominated_mask)))(garbage.reshape(2, 2, n, m), masks.reshape(2, 2, n))
+    nested = jax.jit(jax.vmap(jax.vmap(nondominated_mask)))(garbage.reshape(2, 3, n, m), masks.reshape(2, 3, n))
     np.testing.assert_array_equal(np.asarray(nested).reshape(expected.shape), expected)
 
 
@@ -388,8 +392,7 @@ def test_blocked_variant_is_screened_with_its_blocks_as_the_full_computation():
         garbage = np.where(mask[:, None], Y, np.nan)
         expected = brute_force_nondominated(Y, mask)
         np.testing.assert_array_equal(np.asarray(nondominated_mask_blocked(garbage, mask, block_size=7)), expected)
-    Ys = _sets_for_every_branch(rng, 150, 3)
-    masks = rng.random(Ys.shape[:2]) < 0.8
+    Ys, masks = _sets_for_every_branch(rng, 150, 3)
     batched = jax.jit(jax.vmap(lambda Y, mask: nondominated_mask_blocked(Y, mask, block_size=7)))
     expected = np.stack([brute_force_nondominated(Y, mask) for Y, mask in zip(Ys, masks)])
     np.testing.assert_array_equal(np.asarray(batched(Ys, masks)), expected)
