@@ -26,10 +26,10 @@ off (`kernels._sorting.network_pays_off`).
 `nondominated_mask` and `nondominated_mask_blocked` with M <= 5 screen first, under vmap from
 N = 100 and for one set from N = 512 (one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows,
 the row of smallest scaled objective sum) remove the rows they dominate, and only the survivors are
-compared among themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2, and
-3N / 4 and 7N / 8 for M != 2) that holds them; when more survive, the computation above runs on all
-rows. Under vmap with M > 5 there are no pivots (most rows of a typical set are nondominated), and
-the buffers only leave out the masked rows (256 sets of 100 at M = 10, a quarter masked: 1.25
+compared among themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that
+holds them; when more survive, the computation above runs on all rows. Under vmap with M > 5
+there are no pivots (most rows of a typical set are nondominated), and buffers of N / 2, 3N / 4 and
+7N / 8 rows only leave out the masked rows (256 sets of 100 at M = 10, a quarter masked: 1.25
 against 1.4-1.5 ms). The mask is exact either way
 (see `_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
 O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.7-3.6 ms against
@@ -485,23 +485,26 @@ def _screen(Y, valid):
 
 
 def _survivor_capacities(n, m):
-    """The survivor buffers tried, smallest first: powers of two from 32, then N / 2, 3N / 4 and
-    7N / 8 (sets with most rows nondominated, less their masked rows). Each is a branch of the compiled program (XLA compiles
+    """The survivor buffers tried, smallest first: powers of two from 32, then N / 2 (beyond, the
+    full computation is about as fast). Each is a branch of the compiled program (XLA compiles
     each: ~0.2-0.3 s). For M = 2 only buffers below `NETWORK_MIN_N`, whose survivors are compared
     row by row: a larger one would compile another sorting network (measured, 256 sets of 1000:
-    5.6 s of compile with three of them), and the full 2-D sweep is O(N log N) anyway."""
+    5.6 s of compile with three of them), and the full 2-D sweep is O(N log N) anyway.
+
+    Beyond `_SCREEN_MAX_M` objectives (no pivots: the survivors are the valid rows) N / 2, 3N / 4
+    and 7N / 8 rows, in multiples of 8 (a 256-bit vector of floats; 256 sets at M = 10 with at
+    most 85 valid rows of 100: 1.2 ms in a buffer of 88 rows, 1.5 ms in one of 92, 1.4 ms without
+    a buffer). Buffers of 3N / 4 and 7N / 8 for M <= 5 as well made sphere fronts of 1000 at M = 3
+    faster (35-37 -> 28-31 ms) but every screened program slower to compile (N = 100, M = 3: 0.9
+    -> 1.5 s), and so were not kept."""
+    if m > _SCREEN_MAX_M:
+        return tuple(sorted({c for c in (-(-n // 16) * 8, -(-3 * n // 32) * 8, -(-7 * n // 64) * 8) if c < n}))
     largest = NETWORK_MIN_N - 1 if m == 2 else n // 2
     capacities, capacity = [], 32
     while capacity < min(largest, n // 2):
         capacities.append(capacity)
         capacity *= 2
-    capacities.append(max(1, min(largest, n // 2)))
-    if m != 2:
-        # Buffers for sets whose rows mostly survive, less the masked ones, in multiples of 8 rows
-        # (a 256-bit vector of floats; 256 sets at M = 10, at most 85 valid rows of 100: 1.2 ms in
-        # a buffer of 88 rows, 1.5 ms in one of 92, 1.4 ms without a buffer).
-        capacities += [c for c in (-(-3 * n // 32) * 8, -(-7 * n // 64) * 8) if capacities[-1] < c < n]
-    return tuple(capacities)
+    return tuple(capacities) + (max(1, min(largest, n // 2)),)
 
 
 def _among_survivors(Y, valid, alive, capacity, block_size):

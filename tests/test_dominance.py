@@ -289,8 +289,8 @@ def _sets_for_every_branch(rng, n, m):
     """([6, n, m] sets, [6, n] masks) whose survivors of the pivots (M <= 5; beyond, the valid rows)
     fill buffers of different sizes: random uniform (few survive), a planted front of n // 3 points
     above dominated ones (a middle buffer), points on the plane sum(y) = 1 with every row valid
-    (nothing is dominated: the full computation) and with a fifth of them masked (a buffer of most
-    rows), small integers (ties and duplicates), the planted front again with most rows masked."""
+    (nothing is dominated: the full computation) and with a fifth of them masked (the full
+    computation too for M <= 5; beyond, a buffer of most rows), small integers (ties and duplicates), the planted front again with most rows masked."""
     uniform = rng.random((n, m))
     planted = rng.random((n, m)) + 1.0  # dominated by every front point below
     front = rng.dirichlet(np.ones(m), n // 3) if m > 1 else np.zeros((n // 3, 1))
