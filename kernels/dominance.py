@@ -13,9 +13,10 @@ Conventions
 All functions are pure and jit/vmap-able; the Python wrappers validate shapes always and values
 (NaN/inf in valid rows) only on concrete inputs.
 
-`dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N / 4 steps (N
-steps below N = 64), each comparing 4 rows with all rows as `[N]` vectors per objective (O(N M)
-memory), faster on CPU than comparison planes, above all under vmap. From M = 5 a pair's
+`dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N steps, each
+comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), or under vmap over
+a large enough batch N / 4 steps of 4 rows; faster on CPU than comparison planes, above all under
+vmap. From M = 5 a pair's
 strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons
 (in the candidate blocks below too, up to ~30,000 rows at M = 10: N = 20,000 200 -> 146 ms).
 `nondominated_mask` and `nondominated_mask_blocked` with M = 2 and N > 192 use an O(N log N) sweep
@@ -207,17 +208,20 @@ def _dominated_by_point(point, Y, columns, point_sums=None, sums=None):
     return weakly_better & strictly_better_somewhere
 
 
-# Under vmap the row scan visits 4 rows per step from N = 64: each step is one fused pass over the
-# batch's rows, which XLA splits over the cores of a multi-core CPU, paying a thread hand-off per
-# step; 4 rows a step cut those hand-offs 4-fold. One set keeps one row a step: its steps are
-# small enough to run on one thread, and 4 rows made them large enough to be split (N = 100,
-# M = 2: 0.09 against 0.016 ms; N = 1000, M = 10: 1.06 against 0.65 ms). From M = 5 strictness is
-# tested on the row sums (`_row_sums`; one set of N = 1000, M = 10: 0.91 -> 0.65 ms). Measured
-# under vmap over 256 random sets (a quarter masked), one row a step with 2M comparisons against
-# this: N = 100, M = 10 1.96 -> 1.42 ms; M = 5 1.15 -> 0.79 ms; N = 300, M = 3 4.5 -> 3.3 ms;
-# N = 64, M = 3 0.30 -> 0.28 ms. At N = 32 (M = 3) a step of 4 rows was slower (0.10 -> 0.14 ms);
-# at M = 3 the sums gained nothing (N = 100: 0.64 against 0.61 ms).
+# Under vmap the row scan visits 4 rows per step from N = 64 when a step's work, batch x N x M,
+# reaches 48,000: each step is one fused pass over the batch's rows, which XLA then splits over the
+# cores of a multi-core CPU, paying a thread hand-off per step; 4 rows a step cut those hand-offs
+# 4-fold. Smaller steps run on one thread and 4 rows only add padding and a 4-fold larger program
+# (counts, one row a step against four: batch 8 x N 150, M = 3: 0.050 against 0.117 ms; 128 x 100,
+# M = 3: 0.33 / 0.36 ms; 64 x 300, M = 3: 1.25 / 1.16 ms; 32 x 100, M = 10: 0.29 / 0.26 ms;
+# 64 x 100, M = 10: 0.47 / 0.38 ms). One set keeps one row a step (N = 100, M = 2: 0.016 against
+# 0.09 ms with 4). From M = 5 strictness is tested on the row sums (`_row_sums`; one set of
+# N = 1000, M = 10: 0.91 -> 0.65 ms). Measured under vmap over 256 random sets (a quarter masked),
+# one row a step with 2M comparisons against this: N = 100, M = 10 1.96 -> 1.42 ms; M = 5 1.15 ->
+# 0.79 ms; N = 300, M = 3 4.5 -> 3.3 ms. At M = 3 the sums gained nothing (N = 100: 0.64 against
+# 0.61 ms).
 _SCAN_ROWS_PER_STEP_MIN_N = 64
+_SCAN_ROWS_PER_STEP_MIN_WORK = 48_000
 _SCAN_ROWS_PER_STEP = 4
 _SCAN_SUMS_MIN_M = 5
 
@@ -267,7 +271,7 @@ def _any_dominator(Y, valid, rows_per_step):
 
 def _row_scan(fold):
     """`fold(Y, valid, rows_per_step)` as `f(Y, valid)`: one row a step for one set, and under vmap
-    `_SCAN_ROWS_PER_STEP` rows a step from N = `_SCAN_ROWS_PER_STEP_MIN_N` (nested vmaps included)."""
+    `_SCAN_ROWS_PER_STEP` rows a step for large enough batches (the innermost vmap's batch counts)."""
 
     @jax.custom_batching.custom_vmap
     def one_set(Y, valid):
@@ -276,7 +280,9 @@ def _row_scan(fold):
     @one_set.def_vmap
     def sets(axis_size, in_batched, Y, valid):
         Y, valid = broadcast_unbatched(axis_size, in_batched, (Y, valid))
-        rows_per_step = _SCAN_ROWS_PER_STEP if Y.shape[1] >= _SCAN_ROWS_PER_STEP_MIN_N else 1
+        _, n, m = Y.shape
+        large = n >= _SCAN_ROWS_PER_STEP_MIN_N and axis_size * n * m >= _SCAN_ROWS_PER_STEP_MIN_WORK
+        rows_per_step = _SCAN_ROWS_PER_STEP if large else 1
         return jax.vmap(partial(fold, rows_per_step=rows_per_step))(Y, valid), True
 
     return one_set

@@ -403,8 +403,9 @@ def _row_scan_reference(Y, mask):
     return counts, mask & (counts == 0)
 
 
-# N = 37: one row a scan step; N = 101: under vmap 4 rows a step, the last one padded. M = 3:
-# strictness by `<`; M = 5, 10: by the rows' key sums (float32 and float64 keys); M = 40: broadcast.
+# N = 37: one row a scan step; N = 101: under vmap over 160 sets 4 rows a step, the last one
+# padded. M = 3: strictness by `<`; M = 5, 10: by the rows' key sums (float32 and float64 keys);
+# M = 40: broadcast.
 @pytest.mark.parametrize(
     "n,m,dtype",
     [(37, 5, np.float32), (101, 3, np.float32), (101, 5, np.float64), (101, 10, np.float32), (37, 10, np.float64), (101, 40, np.float32)],
@@ -431,10 +432,11 @@ def test_row_scan_matches_brute_force(n, m, dtype):
         np.testing.assert_array_equal(np.asarray(nondominated_mask(garbage, mask)), nondominated)
         # the candidate blocks (beyond N = 1024, or asked for) test strictness the same way
         np.testing.assert_array_equal(np.asarray(dominance_count_blocked(garbage, mask, block_size=16)), counts)
-        swapped = np.stack([garbage, garbage[::-1]]), np.stack([mask, mask[::-1]])
-        np.testing.assert_array_equal(np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]]))
+        # 160 sets: enough work per step for 4 rows a step (`_SCAN_ROWS_PER_STEP_MIN_WORK`) at N = 101
+        swapped = np.stack([garbage, garbage[::-1]] * 80), np.stack([mask, mask[::-1]] * 80)
+        np.testing.assert_array_equal(np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]] * 80))
         np.testing.assert_array_equal(
-            np.asarray(jax.vmap(nondominated_mask)(*swapped)), np.stack([nondominated, nondominated[::-1]])
+            np.asarray(jax.vmap(nondominated_mask)(*swapped)), np.stack([nondominated, nondominated[::-1]] * 80)
         )
         one_mask = jax.vmap(nondominated_mask, in_axes=(0, None))(np.stack([garbage, garbage]), mask)
         np.testing.assert_array_equal(np.asarray(one_mask), np.stack([nondominated, nondominated]))
