@@ -602,9 +602,9 @@ def dominance_count(Y, mask=None) -> jax.Array:
     """int32[N]: for each row, how many valid rows dominate it (LaMOO's dominance number).
 
     Masked rows are not counted as dominators, and their own count is defined as 0.
-    O(N^2 M) time. For N <= 1024 the rows are visited in a scan (N / 4 steps of O(N M) vector
-    work, O(N M) memory); beyond, candidates are processed in blocks of 64 (`dominance_count_blocked`
-    lets the caller choose the block size).
+    O(N^2 M) time. For N <= 1024 the rows are visited in a scan (N steps of O(N M) vector work,
+    N / 4 steps under vmap over a large batch; O(N M) memory); beyond, candidates are processed in
+    blocks of 64 (`dominance_count_blocked` lets the caller choose the block size).
     """
     Y, mask = _validate(Y, mask)
     return _dominance_count(Y, mask)
@@ -627,7 +627,8 @@ def nondominated_mask(Y, mask=None) -> jax.Array:
 # The candidate blocks test strictness on the rows' key sums from M = 5 while all dominators with
 # their sums stay within ~1.5 MiB; each block reads them all, and beyond this CPU's L2 (2 MiB a
 # core) the extra 8 bytes a row cost more than the comparisons they save. One set, M = 10, blocks of
-# 64: N = 10,000 53 -> 39 ms, 20,000 200 -> 146 ms, 30,000 435 -> 353 ms; N = 50,000 1.32 -> 1.70 s.
+# 64: N = 10,000 53 -> 39 ms, 20,000 200 -> 146 ms, 30,000 435 -> 353 ms; N = 50,000 1.32 s
+# without the sums, 1.70 s with them.
 _BLOCKS_SUMS_MAX_BYTES = 3 << 19
 
 

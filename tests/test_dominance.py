@@ -408,7 +408,14 @@ def _row_scan_reference(Y, mask):
 # M = 40: broadcast.
 @pytest.mark.parametrize(
     "n,m,dtype",
-    [(37, 5, np.float32), (101, 3, np.float32), (101, 5, np.float64), (101, 10, np.float32), (37, 10, np.float64), (101, 40, np.float32)],
+    [
+        (37, 5, np.float32),
+        (101, 3, np.float32),
+        (101, 5, np.float64),
+        (101, 10, np.float32),
+        (37, 10, np.float64),
+        (101, 40, np.float32),
+    ],
 )
 def test_row_scan_matches_brute_force(n, m, dtype):
     """The row scan behind `dominance_count` and `nondominated_mask`, and the candidate blocks: ties
@@ -434,7 +441,9 @@ def test_row_scan_matches_brute_force(n, m, dtype):
         np.testing.assert_array_equal(np.asarray(dominance_count_blocked(garbage, mask, block_size=16)), counts)
         # 160 sets: enough work per step for 4 rows a step (`_SCAN_ROWS_PER_STEP_MIN_WORK`) at N = 101
         swapped = np.stack([garbage, garbage[::-1]] * 80), np.stack([mask, mask[::-1]] * 80)
-        np.testing.assert_array_equal(np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]] * 80))
+        np.testing.assert_array_equal(
+            np.asarray(jax.vmap(dominance_count)(*swapped)), np.stack([counts, counts[::-1]] * 80)
+        )
         np.testing.assert_array_equal(
             np.asarray(jax.vmap(nondominated_mask)(*swapped)), np.stack([nondominated, nondominated[::-1]] * 80)
         )
