@@ -14,29 +14,28 @@ All functions are pure and jit/vmap-able; the Python wrappers validate shapes al
 (NaN/inf in valid rows) only on concrete inputs.
 
 `dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N steps, each
-comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), or under vmap over
-a large enough batch N / 4 steps of 4 rows; faster on CPU than comparison planes, above all under
-vmap. From M = 5 a pair's
-strictness is tested on exact sums of the rows' sortable keys rather than by M more comparisons
-(in the candidate blocks below too, up to ~30,000 rows at M = 10: N = 20,000 200 -> 146 ms).
-`nondominated_mask` and `nondominated_mask_blocked` with M = 2 and N > 192 use an O(N log N) sweep
-instead (sort by the first objective, prefix minimum of the second), with O(N) memory; under vmap so
-does `nondominated_mask` from N = 128 when the batch is large enough for the sorting network to pay
-off (`kernels._sorting.network_pays_off`).
+comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), or under vmap over a
+large enough batch N / 4 steps of 4 rows; faster on CPU than comparison planes, above all under
+vmap. From M = 5 a pair's strictness is tested on exact sums of the rows' sortable keys rather than
+by M more comparisons (in the candidate blocks below too, up to ~30,000 rows at M = 10: N = 20,000
+200 -> 146 ms). `nondominated_mask` and `nondominated_mask_blocked` with M = 2 and N > 192 use an
+O(N log N) sweep instead (sort by the first objective, prefix minimum of the second), with O(N)
+memory; under vmap so does `nondominated_mask` from N = 128 when the batch is large enough for the
+sorting network to pay off (`kernels._sorting.network_pays_off`).
 
 `nondominated_mask` and `nondominated_mask_blocked` with M <= 5 screen first, under vmap from
 N = 100 and for one set from N = 512 (one 2-D set keeps its sweep): 16 pivots (in 16 groups of rows,
 the row of smallest scaled objective sum) remove the rows they dominate, and only the survivors are
 compared among themselves, in the smallest of a few fixed buffers (32, 64, ... rows, N / 2) that
-holds them; when more survive, the computation above runs on all rows. Under vmap with M > 5
-there are no pivots (most rows of a typical set are nondominated), and buffers of N / 2, 3N / 4 and
-7N / 8 rows only leave out the masked rows (256 sets of 100 at M = 10, a quarter masked: 1.25
-against 1.4-1.5 ms). The mask is exact either way
-(see `_SCREEN_MIN_N`), so the branch taken never changes a result. On random uniform sets this is
-O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of 1000 at M = 3 in 2.7-3.6 ms against
-40-60 ms. On a front (nothing dominated) the screening is pure cost: 256 sets on a sphere, M = 3,
-N = 100 0.97-1.11 against 0.70 ms, N = 300 5.4-5.6 against 4.7-4.8 ms, N = 1000 the same 40 ms;
-M = 2, N = 1000 7.7 against 7.0 ms (measured with the row scan at one row a step).
+holds them; when more survive, the computation above runs on all rows. Under vmap with M > 5 there
+are no pivots (most rows of a typical set are nondominated), and buffers of N / 2, 3N / 4 and 7N / 8
+rows only leave out the masked rows (256 sets of 100 at M = 10, a quarter masked: 1.25 against
+1.4-1.5 ms). The mask is exact either way (see `_SCREEN_MIN_N`), so the branch taken never changes a
+result. On random uniform sets this is O(16 N + S^2) for S survivors instead of O(N^2): 256 sets of
+1000 at M = 3 in 2.7-3.6 ms against 40-60 ms. On a front (nothing dominated) the screening is pure
+cost: 256 sets on a sphere, M = 3, N = 100 0.97-1.11 against 0.70 ms, N = 300 5.4-5.6 against
+4.7-4.8 ms, N = 1000 the same 40 ms; M = 2, N = 1000 7.7 against 7.0 ms (measured with the row scan
+at one row a step).
 
 `dominance_matrix` builds the `[N, N]` boolean matrix (memory O(N^2)). `dominance_count_blocked` /
 `nondominated_mask_blocked` (and `dominance_count` beyond N = 1024) process the candidates in blocks
@@ -197,10 +196,10 @@ def _dominated_by_point(point, Y, columns, point_sums=None, sums=None):
     if columns is None:
         return jnp.all(point <= Y, axis=1) & jnp.any(point < Y, axis=1)
     if sums is not None:
-        weakly_better = (point_sums[0] != sums[0]) | (point_sums[1] != sums[1])
+        dominated = (point_sums[0] != sums[0]) | (point_sums[1] != sums[1])
         for k, column in enumerate(columns):
-            weakly_better = weakly_better & (point[k] <= column)
-        return weakly_better
+            dominated = dominated & (point[k] <= column)
+        return dominated
     weakly_better, strictly_better_somewhere = jnp.ones(Y.shape[0], bool), jnp.zeros(Y.shape[0], bool)
     for k, column in enumerate(columns):
         weakly_better = weakly_better & (point[k] <= column)
@@ -413,8 +412,8 @@ def _use_2d_sweep(Y):
 
 def _nondominated_unscreened(Y, valid, block_size=None):
     """bool[N]: the nondominated valid rows by the 2-D sweep (M = 2; without `block_size` from
-    N = `NETWORK_MIN_N`) or the dominance counts (`_dominance_count`, or in candidate blocks of
-    `block_size`)."""
+    N = `NETWORK_MIN_N`), the row scan (without `block_size`, up to `_SCAN_MAX_N` rows) or the
+    dominance counts in candidate blocks (of `block_size`, else `DEFAULT_BLOCK_SIZE`)."""
     if _use_2d_sweep(Y) and (block_size is not None or Y.shape[0] >= NETWORK_MIN_N):
         return _nondominated_2d(Y, valid)
     if block_size is None and Y.shape[0] <= _SCAN_MAX_N:
