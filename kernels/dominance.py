@@ -646,8 +646,9 @@ def _dominance_count_blocked(Y, mask, block_size):
     # Padding rows are candidates only (they are never dominators), so their value is irrelevant;
     # their counts are sliced away below.
     Y_candidates = jnp.pad(Y, ((0, padded - n), (0, 0)))
-    # Invalid rows (possibly NaN) are set to +inf so they cannot dominate; they are also masked.
-    dominators_t = jnp.where(valid[:, None], Y, jnp.inf).T
+    # Invalid rows (possibly NaN) are set to the dtype's largest value so they cannot dominate
+    # (`_scan_rows`); they are also masked. (A float +inf here turned integer inputs into float32.)
+    dominators_t = jnp.where(valid[:, None], Y, _largest(Y.dtype)).T
 
     sums = _row_sums(Y) if _blocks_test_sums(Y) else None
     candidate_sums = None if sums is None else tuple(jnp.pad(part, (0, padded - n)) for part in sums)

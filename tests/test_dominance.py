@@ -239,6 +239,9 @@ def test_sortable_keys_order_like_floats():
 def test_integer_inputs_keep_the_exact_pairwise_path():
     Y = np.array([[2**25 + 1, 0], [2**25, 0], [0, 5]], np.int32)  # not representable in float32
     np.testing.assert_array_equal(np.asarray(nondominated_mask(Y)), [False, True, True])
+    # the candidate blocks too (their invalid rows used to be +inf, which made the comparison float32)
+    np.testing.assert_array_equal(np.asarray(dominance_count_blocked(Y, block_size=2)), [1, 0, 0])
+    np.testing.assert_array_equal(np.asarray(nondominated_mask_blocked(Y, block_size=2)), [False, True, True])
 
 
 @pytest.mark.parametrize("n", [300, 1100])  # both sides of _SCAN_MAX_N (then blocks, a partial last one)
