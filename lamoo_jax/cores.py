@@ -110,15 +110,7 @@ class OverCores:
         if batch == 0:
             raise ValueError("the batch is empty (leading size 0)")
         parts = min(self.threads or default_threads(), batch)
-        program, blocking_calls, starts, start_scalars = self._program(args, in_axes, batch, parts)
-        if blocking_calls and parts > 1:
-            if self.threads is not None:
-                raise ValueError(
-                    f"fn compiles to custom calls ({', '.join(blocking_calls)}) that wait on XLA's CPU thread "
-                    f"pool; {parts} of them running at once can deadlock. Use threads=1 (or None), or one process per core"
-                )
-            parts = 1
-            program, _, starts, start_scalars = self._program(args, in_axes, batch, parts)
+        program, parts, starts, start_scalars = self._program(args, in_axes, batch, parts)
         # The calling thread runs the first part itself: one hand-off fewer (256 fronts, M = 3,
         # N = 30: 0.21 ms against 0.24 ms with every part on a worker).
         executor = self._pool(parts - 1)
@@ -142,26 +134,50 @@ class OverCores:
         return self._executor
 
     def _program(self, args: tuple, in_axes: tuple, batch: int, parts: int):
-        """(compiled program of (start, *args) on `ceil(batch / parts)` rows from `start`, its
-        custom-call targets, the parts' starts as ints and as device scalars)."""
-        rows = math.ceil(batch / parts)
+        """(compiled program of (start, *args) on `ceil(batch / parts)` rows from `start`, the number
+        of parts, their starts as ints and as device scalars): one part for a program with custom calls."""
         signature = (tuple((arg.shape, arg.dtype) for arg in args), in_axes, parts)
         if signature not in self._programs:
-
-            def part(start, *args):
-                sliced = [lax.dynamic_slice_in_dim(arg, start, rows) if axis == 0 else arg for arg, axis in zip(args, in_axes)]
-                out = self.fn(*sliced)
-                for leaf in jax.tree.leaves(out):
-                    if leaf.ndim == 0 or leaf.shape[0] != rows:
-                        raise ValueError(f"fn must return arrays with the batch on the leading axis; got shape {leaf.shape} for {rows} rows")
-                return out
-
-            compiled = jax.jit(part).lower(jnp.int32(0), *args).compile(compiler_options=self.compiler_options or None)
-            targets = sorted(set(_CUSTOM_CALL_TARGET.findall(compiled.as_text())))
+            # The custom calls show in the lowered program: the number of parts is settled before
+            # compiling (compiling a program to learn it compiled such programs twice).
+            lowered = self._lower(args, in_axes, math.ceil(batch / parts))
+            if self._parts_allowed(lowered.as_text(dialect="hlo"), parts) < parts:
+                parts, lowered = 1, self._lower(args, in_axes, batch)
+            compiled = lowered.compile(compiler_options=self.compiler_options or None)
+            if self._parts_allowed(compiled.as_text(), parts) < parts:  # a custom call from XLA's passes
+                parts = 1
+                compiled = self._lower(args, in_axes, batch).compile(compiler_options=self.compiler_options or None)
+            rows = math.ceil(batch / parts)
             # Device scalars made once: making one per call cost ~50 us.
             starts = [min(k * rows, batch - rows) for k in range(parts)]
-            self._programs[signature] = (compiled, targets, starts, [jax.device_put(np.int32(start)) for start in starts])
+            self._programs[signature] = (compiled, parts, starts, [jax.device_put(np.int32(start)) for start in starts])
         return self._programs[signature]
+
+    def _parts_allowed(self, hlo_text: str, parts: int) -> int:
+        """`parts`, or 1 for a program (as HLO text) with custom calls; raises if `threads` asked
+        for several parts of such a program."""
+        blocking_calls = sorted(set(_CUSTOM_CALL_TARGET.findall(hlo_text)))
+        if not blocking_calls or parts == 1:
+            return parts
+        if self.threads is not None:
+            raise ValueError(
+                f"fn compiles to custom calls ({', '.join(blocking_calls)}) that wait on XLA's CPU thread "
+                f"pool; {parts} of them running at once can deadlock. Use threads=1 (or None), or one process per core"
+            )
+        return 1
+
+    def _lower(self, args: tuple, in_axes: tuple, rows: int):
+        """`fn` on `rows` rows of the batched arguments from a start given as the first argument."""
+
+        def part(start, *args):
+            sliced = [lax.dynamic_slice_in_dim(arg, start, rows) if axis == 0 else arg for arg, axis in zip(args, in_axes)]
+            out = self.fn(*sliced)
+            for leaf in jax.tree.leaves(out):
+                if leaf.ndim == 0 or leaf.shape[0] != rows:
+                    raise ValueError(f"fn must return arrays with the batch on the leading axis; got shape {leaf.shape} for {rows} rows")
+            return out
+
+        return jax.jit(part).lower(jnp.int32(0), *args)
 
 
 def over_cores(

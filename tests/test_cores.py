@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import lamoo_jax as lj
+import lamoo_jax.cores
 from lamoo_jax.cores import default_threads
 
 
@@ -92,14 +93,25 @@ def test_one_part_is_the_plain_call_and_calls_repeat_exactly():
     np.testing.assert_allclose(lj.over_cores(per_front, in_axes=(0, None), threads=64)(Ys[:3], ref), alone[:3], rtol=1e-6)
 
 
-def test_programs_with_lapack_calls_run_whole_by_default_and_are_refused_in_parts():
+def test_programs_with_lapack_calls_run_whole_by_default_and_are_refused_in_parts(monkeypatch):
     # Two batched Cholesky factorisations at once deadlock XLA's CPU thread pool (module docstring).
     rng = np.random.default_rng(7)
     A = rng.normal(size=(6, 4, 4)).astype(np.float32)
     spd = A @ np.swapaxes(A, 1, 2) + 4 * np.eye(4, dtype=np.float32)
     factor = jax.vmap(jnp.linalg.cholesky)
 
+    # The custom call is found in the lowered program: one compile, of the whole batch.
+    compiled_rows = []
+    compile_lowered = jax.stages.Lowered.compile
+
+    def counting_compile(lowered, *args, **kwargs):
+        compiled_rows.append(lowered.out_info.shape[0])
+        return compile_lowered(lowered, *args, **kwargs)
+
+    monkeypatch.setattr(jax.stages.Lowered, "compile", counting_compile)
+    monkeypatch.setattr(lamoo_jax.cores, "default_threads", lambda: 2)  # as on any multi-core CPU
     np.testing.assert_allclose(lj.over_cores(factor)(spd), np.linalg.cholesky(spd), rtol=1e-4, atol=1e-5)
+    assert compiled_rows == [6]
     with pytest.raises(ValueError, match="lapack.*deadlock"):
         lj.over_cores(factor, threads=2)(spd)
 
