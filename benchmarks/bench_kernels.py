@@ -155,46 +155,46 @@ def _nondominated_batched_cases(quick: bool):
         yield f"{n},{m},{kind}", n, m, Ys, rng.random((_BATCH, n)) < 0.75
 
 
-def _time_nondominated_batched_jax(quick: bool, devices=None) -> dict:
-    """{case key: (compile_s, steady_s, masks)} of `jit(vmap(nondominated_mask))`; with `devices`, the
-    sets are sharded over them."""
+def _time_vmapped(kernel, in_axes, cases, devices=None, cores=False) -> dict:
+    """{case key: (compile_s, steady_s, outputs as a list)} of `vmap(kernel, in_axes)` over each
+    case's batch (`cases`: (key, args) pairs). `jit` by default, one call (the batched arguments
+    sharded over `devices` when given); with `cores`, `over_cores`: one part per core, each
+    dispatched from its own thread (one CPU device; its compile_s is None)."""
     results = {}
-    for key, _, _, Ys, masks in _nondominated_batched_cases(quick):
-        batched = jax.jit(jax.vmap(nondominated_mask))
-        Ysj, masksj = _on_devices(devices, Ys, masks)
-        compile_s, steady_s = time_jax(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
-        results[key] = (compile_s, steady_s, np.asarray(batched(Ysj, masksj)).tolist())
+    for key, args in cases:
+        vmapped = jax.vmap(kernel, in_axes=in_axes)
+        if cores:
+            batched, args = over_cores(vmapped, in_axes=in_axes), tuple(jnp.asarray(a) for a in args)
+            compile_s, steady_s = None, time_py(batched, *args, repeats=5, min_time_s=0.3)
+        else:
+            batched = jax.jit(vmapped)
+            args = tuple(_on_devices(devices, a) if axis == 0 else jnp.asarray(a) for a, axis in zip(args, in_axes))
+            compile_s, steady_s = time_jax(batched, *args, repeats=5, min_time_s=0.3)
+        results[key] = (compile_s, steady_s, np.asarray(batched(*args)).tolist())
     return results
 
 
-def _time_nondominated_over_cores(quick: bool) -> dict:
-    """{case key: (steady_s, masks)} of `over_cores(vmap(nondominated_mask))`: one part per core, each
-    dispatched from its own thread (one CPU device)."""
-    results = {}
-    for key, _, _, Ys, masks in _nondominated_batched_cases(quick):
-        batched = over_cores(jax.vmap(nondominated_mask))
-        Ysj, masksj = jnp.asarray(Ys), jnp.asarray(masks)
-        steady_s = time_py(batched, Ysj, masksj, repeats=5, min_time_s=0.3)
-        results[key] = (steady_s, batched(Ysj, masksj))
-    return results
+def _time_nondominated_batched(quick: bool, devices=None, cores=False) -> dict:
+    """`_time_vmapped` of `nondominated_mask` over the sets of `_nondominated_batched_cases`."""
+    cases = ((key, (Ys, masks)) for key, _, _, Ys, masks in _nondominated_batched_cases(quick))
+    return _time_vmapped(nondominated_mask, (0, 0), cases, devices, cores)
 
 
-def _on_devices(devices, *arrays):
-    """The arrays on the default device, or sharded along their leading (batch) axis over `devices`."""
+def _on_devices(devices, array):
+    """`array` on the default device, or sharded along its leading (batch) axis over `devices`."""
     if devices is None:
-        return tuple(jnp.asarray(a) for a in arrays)
-    by_item = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
-    return tuple(jax.device_put(a, by_item) for a in arrays)
+        return jnp.asarray(array)
+    return jax.device_put(array, NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch")))
 
 
 def _nondominated_batched_rows(quick: bool) -> list[dict]:
-    single = _time_nondominated_batched_jax(quick)
-    cores = _time_nondominated_over_cores(quick)
+    single = _time_nondominated_batched(quick)
+    cores = _time_nondominated_batched(quick, cores=True)
     two_devices, error = _time_two_devices("nondominated", quick)
     rows = []
     for key, n, m, Ys, masks in _nondominated_batched_cases(quick):
         compile_s, steady_s, ours = single[key]
-        cores_s, by_cores = cores[key]
+        _, cores_s, by_cores = cores[key]
         sharded_s, sharded = (None, None) if two_devices is None else two_devices[key][1:]
         kernel = "nondominated_mask x256" + (", front" if key.endswith("front") else "")
         row = dict(kernel=kernel, N=n, M=m, compile_s=compile_s, jax_ms=steady_s * 1e3,
@@ -333,32 +333,13 @@ def _hv_batched_cases(quick: bool):
         yield m, n, Ys, masks, np.full(m, 1.1, np.float32)
 
 
-def _time_hv_batched_jax(quick: bool, devices=None) -> dict:
-    """{"M,N": (compile_s, steady_s, values)} of `jit(vmap(hypervolume))` over each case's 256 fronts;
-    with `devices`, the batch axis is sharded over them (one block of fronts per device)."""
-    results = {}
-    for m, n, Ys, masks, ref in _hv_batched_cases(quick):
-        batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None, 0)))
-        Ysj, masksj = _on_devices(devices, Ys, masks)
-        refj = jnp.asarray(ref)
-        compile_s, steady_s = time_jax(batched, Ysj, refj, masksj, repeats=5, min_time_s=0.3)
-        results[f"{m},{n}"] = (compile_s, steady_s, np.asarray(batched(Ysj, refj, masksj), np.float64).tolist())
-    return results
+def _time_hv_batched(quick: bool, devices=None, cores=False) -> dict:
+    """`_time_vmapped` of `hypervolume` over the 256 fronts of each `_hv_batched_cases` case ("M,N")."""
+    cases = ((f"{m},{n}", (Ys, ref, masks)) for m, n, Ys, masks, ref in _hv_batched_cases(quick))
+    return _time_vmapped(hypervolume, (0, None, 0), cases, devices, cores)
 
 
-def _time_hv_batched_over_cores(quick: bool) -> dict:
-    """{"M,N": (steady_s, values)} of `over_cores(vmap(hypervolume))`: the 256 fronts in one part per
-    core, each dispatched from its own thread (one CPU device)."""
-    results = {}
-    for m, n, Ys, masks, ref in _hv_batched_cases(quick):
-        batched = over_cores(jax.vmap(hypervolume, in_axes=(0, None, 0)), in_axes=(0, None, 0))
-        Ysj, refj, masksj = jnp.asarray(Ys), jnp.asarray(ref), jnp.asarray(masks)
-        steady_s = time_py(batched, Ysj, refj, masksj, repeats=5, min_time_s=0.3)
-        results[f"{m},{n}"] = (steady_s, np.asarray(batched(Ysj, refj, masksj), np.float64).tolist())
-    return results
-
-
-_TWO_DEVICE_TIMINGS = {"hypervolume": _time_hv_batched_jax, "nondominated": _time_nondominated_batched_jax}
+_TWO_DEVICE_TIMINGS = {"hypervolume": _time_hv_batched, "nondominated": _time_nondominated_batched}
 
 
 def _two_device_worker(kind: str, quick: bool) -> None:
@@ -379,14 +360,14 @@ def _rel_diff(ours, theirs) -> float:
 
 
 def section_hv_batched(quick: bool) -> dict:
-    single = _time_hv_batched_jax(quick)
-    cores = _time_hv_batched_over_cores(quick)
+    single = _time_hv_batched(quick)
+    cores = _time_hv_batched(quick, cores=True)
     two_devices, error = _time_two_devices("hypervolume", quick)
     floor_rng = np.random.default_rng(3)
     rows = []
     for m, n, Ys, masks, ref in _hv_batched_cases(quick):
         compile_s, steady_s, ours = single[f"{m},{n}"]
-        cores_s, by_cores = cores[f"{m},{n}"]
+        _, cores_s, by_cores = cores[f"{m},{n}"]
         sharded_s, sharded_values = (None, None) if two_devices is None else two_devices[f"{m},{n}"][1:]
         Ys64, ref64 = Ys.astype(np.float64), ref.astype(np.float64)
 
