@@ -86,20 +86,33 @@ def _valid_rows(Y, mask):
     return jnp.ones(Y.shape[0], dtype=bool) if mask is None else mask.astype(bool)
 
 
+def _dominates_by_columns(better, worse, better_sums=None, worse_sums=None):
+    """bool, in the broadcast shape of the operands: `better` dominates `worse` (minimisation), both
+    given as their M columns (sequences of mutually broadcastable arrays, one per objective).
+
+    Looping over the objectives keeps every temporary in the broadcast shape, so memory does not
+    grow with M. With both sides' `_row_sums` (pairs, broadcastable the same way), strictness is
+    tested on them instead of by M more comparisons.
+    """
+    if better_sums is not None:
+        dominated = (better_sums[0] != worse_sums[0]) | (better_sums[1] != worse_sums[1])
+        for b, w in zip(better, worse):
+            dominated = dominated & (b <= w)
+        return dominated
+    weakly_better, strictly_better_somewhere = better[0] <= worse[0], better[0] < worse[0]
+    for b, w in zip(better[1:], worse[1:]):
+        weakly_better = weakly_better & (b <= w)
+        strictly_better_somewhere = strictly_better_somewhere | (b < w)
+    return weakly_better & strictly_better_somewhere
+
+
 def _dominates(A: jax.Array, B: jax.Array) -> jax.Array:
     """bool[P, Q]: A[p] dominates B[q] (minimisation). A: [P, M], B: [Q, M]."""
     M = A.shape[1]
     if M > _UNROLL_MAX_M:
         a, b = A[:, None, :], B[None, :, :]
         return jnp.all(a <= b, axis=-1) & jnp.any(a < b, axis=-1)
-    # Looping over objectives keeps every temporary [P, Q], so memory does not grow with M.
-    weakly_better = jnp.ones((A.shape[0], B.shape[0]), dtype=bool)
-    strictly_better_somewhere = jnp.zeros((A.shape[0], B.shape[0]), dtype=bool)
-    for m in range(M):
-        a, b = A[:, m][:, None], B[:, m][None, :]
-        weakly_better = weakly_better & (a <= b)
-        strictly_better_somewhere = strictly_better_somewhere | (a < b)
-    return weakly_better & strictly_better_somewhere
+    return _dominates_by_columns([A[:, m][:, None] for m in range(M)], [B[:, m][None, :] for m in range(M)])
 
 
 def weakly_dominated_by(points: jax.Array, Y: jax.Array, valid: jax.Array | None = None) -> jax.Array:
@@ -133,20 +146,18 @@ def _dominated_by_count(candidates, dominators_t, valid, candidate_sums=None, do
     if M > _UNROLL_MAX_M:
         a, b = dominators_t.T[None, :, :], candidates[:, None, :]
         dominated = jnp.all(a <= b, axis=-1) & jnp.any(a < b, axis=-1)
-    elif candidate_sums is not None:
-        (high_c, low_c), (high_d, low_d) = candidate_sums, dominator_sums
-        dominated = (high_d[None, :] != high_c[:, None]) | (low_d[None, :] != low_c[:, None])
-        for m in range(M):
-            dominated = dominated & (dominators_t[m][None, :] <= candidates[:, m][:, None])
     else:
-        shape = (candidates.shape[0], dominators_t.shape[1])
-        weakly_better = jnp.ones(shape, dtype=bool)
-        strictly_better_somewhere = jnp.zeros(shape, dtype=bool)
-        for m in range(M):
-            a, b = dominators_t[m][None, :], candidates[:, m][:, None]
-            weakly_better = weakly_better & (a <= b)
-            strictly_better_somewhere = strictly_better_somewhere | (a < b)
-        dominated = weakly_better & strictly_better_somewhere
+        dominator_columns = [dominators_t[m][None, :] for m in range(M)]
+        candidate_columns = [candidates[:, m][:, None] for m in range(M)]
+        if candidate_sums is None:
+            dominated = _dominates_by_columns(dominator_columns, candidate_columns)
+        else:
+            dominated = _dominates_by_columns(
+                dominator_columns,
+                candidate_columns,
+                tuple(part[None, :] for part in dominator_sums),
+                tuple(part[:, None] for part in candidate_sums),
+            )
     return jnp.sum(dominated & valid[None, :], axis=1, dtype=jnp.int32)
 
 
@@ -195,16 +206,7 @@ def _dominated_by_point(point, Y, columns, point_sums=None, sums=None):
     `_row_sums` of the point and of `Y`, strictness is tested on them."""
     if columns is None:
         return jnp.all(point <= Y, axis=1) & jnp.any(point < Y, axis=1)
-    if sums is not None:
-        dominated = (point_sums[0] != sums[0]) | (point_sums[1] != sums[1])
-        for k, column in enumerate(columns):
-            dominated = dominated & (point[k] <= column)
-        return dominated
-    weakly_better, strictly_better_somewhere = jnp.ones(Y.shape[0], bool), jnp.zeros(Y.shape[0], bool)
-    for k, column in enumerate(columns):
-        weakly_better = weakly_better & (point[k] <= column)
-        strictly_better_somewhere = strictly_better_somewhere | (point[k] < column)
-    return weakly_better & strictly_better_somewhere
+    return _dominates_by_columns([point[k] for k in range(len(columns))], columns, point_sums, sums)
 
 
 # Under vmap the row scan visits 4 rows per step from N = 64 when a step's work, batch x N x M,
