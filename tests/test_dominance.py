@@ -293,7 +293,8 @@ def _sets_for_every_branch(rng, n, m):
     fill buffers of different sizes: random uniform (few survive), a planted front of n // 3 points
     above dominated ones (a middle buffer), points on the plane sum(y) = 1 with every row valid
     (nothing is dominated: the full computation) and with a fifth of them masked (the full
-    computation too for M <= 5; beyond, a buffer of most rows), small integers (ties and duplicates), the planted front again with most rows masked."""
+    computation too for M <= 5; beyond, a buffer of most rows), small integers (ties and
+    duplicates), the planted front again with most rows masked."""
     uniform = rng.random((n, m))
     planted = rng.random((n, m)) + 1.0  # dominated by every front point below
     front = rng.dirichlet(np.ones(m), n // 3) if m > 1 else np.zeros((n // 3, 1))
