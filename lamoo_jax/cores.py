@@ -4,8 +4,8 @@ On a CPU, XLA runs the loops of one program (`lax.scan`, `fori_loop`) essentiall
 splits a step over the cores only for fusions above ~128 KB, and then the synchronisation at every
 step costs about what it gains (see README, "Both CPU cores"). Two programs dispatched from the same
 Python thread run one after the other. Dispatched from two threads, they run side by side on JAX's
-CPU device, one per core (256 fronts of 100 points, M = 3: 1.1 ms as one call, 0.84-0.91 ms in
-two parts; `benchmarks/bench_kernels.py`, `jax_cores_ms`).
+CPU device, one per core (256 fronts of 100 points, M = 3: 1.25-1.28 ms as one call, 1.03-1.07
+ms in two parts; `benchmarks/bench_kernels.py`, `jax_cores_ms`).
 
     hv_batch = lj.over_cores(jax.vmap(lj.hypervolume, in_axes=(0, None)), in_axes=(0, None))
     hvs = hv_batch(Ys, ref)  # numpy [B]
