@@ -55,6 +55,8 @@ PROBLEMS = {
     "dtlz2_m10": ("dtlz2", {"n_obj": 10, "dim": 12}, 200, "poly"),
     "nasbench201": ("nasbench201", {}, 100, "poly"),
 }
+# The study's samplers: the compiled loop's three and pymoo's NSGA-II (a baseline, without partitions).
+SAMPLERS = ("random", "cmaes", "qehvi", "nsga2")
 
 # The paper's claims: fraction of X's samples LaMOO+X needs to reach X's final HV.
 PAPER_CLAIMS = {
@@ -320,6 +322,12 @@ def main(argv=None) -> int:
     unknown = [p for p in problems if p not in PROBLEMS]
     if unknown:
         parser.error(f"unknown problem(s) {unknown}; choose from {list(PROBLEMS)}")  # exits 2
+    unknown = [s for s in samplers if s not in SAMPLERS]
+    if unknown:
+        # Checked before anything runs: a typo must not tabulate an empty study over the old one.
+        parser.error(f"unknown sampler(s) {unknown}; choose from {list(SAMPLERS)}")
+    if not problems or not samplers:
+        parser.error("--problems and --samplers must each name at least one")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
     if args.workers < 1:
@@ -330,7 +338,10 @@ def main(argv=None) -> int:
 
     if not args.no_cache:
         enable_compilation_cache()
-    out.mkdir(parents=True, exist_ok=True)  # the curves are saved before any cell may have created it
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # the curves are saved before any cell may have created it
+    except OSError as error:
+        parser.error(f"--out {str(out)!r}: the results folder cannot be created ({error.strerror or error})")
     if args.workers > 1 and not args.cached_only:
         run_missing_cells(out, study_cells(problems, samplers), args.seeds, args.workers, not args.no_cache)
 

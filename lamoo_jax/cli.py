@@ -5,8 +5,10 @@
     lamoo-jax data fetch nasbench201 [--dest DIR]
 
 With --out, each run is written to DIR/<problem>_<sampler>_<lamoo|plain>_b<budget>_s<seeds>_<hash>.npz,
-the hash covering every option of the run (problem options, config, n_init, batch size, ...); the
-file also records those options (run_options, config, problem_options as JSON) and the reference point.
+the hash covering every option of the run (problem options, config, n_init, batch size, ...) and,
+for a problem with data (a table, a NAS benchmark), the data's digest; the file also records those
+options (run_options, config, problem_options as JSON) and the reference point. The --out folder is
+created and checked writable before the run starts.
 
 `run` keeps compiled programs in JAX's persistent compilation cache (`--cache-dir`, default
 ~/.cache/lamoo-jax/xla; `--no-cache` to skip it): a repeated run loads its program instead of
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -51,13 +54,16 @@ def _parse_options(pairs: list[str], flag: str) -> dict:
     return options
 
 
-def run_options(args, problem_options: dict, config) -> dict:
+def run_options(args, problem_options: dict, config, problem=None) -> dict:
     """Everything that determines a `lamoo-jax run`'s results, as plain JSON data.
 
     The full config is recorded (not only the -C overrides), so a run is identified by what it
-    ran with, not by how it was spelled.
+    ran with, not by how it was spelled (`LaMOOConfig` stores its numbers as floats: `svm_C=1` is
+    `svm_C=1.0`). Problem options are recorded as given. For a problem with data (a table, NAS
+    benchmarks) the digest of that data is recorded too (`problem_data_digest`), so that a table
+    file edited in place is a new run, not one `--skip-existing` finds done.
     """
-    return {
+    options = {
         "problem": args.problem.strip().lower().replace("-", "_"),
         "problem_options": problem_options,
         "sampler": args.sampler,
@@ -68,6 +74,21 @@ def run_options(args, problem_options: dict, config) -> dict:
         "seeds": args.seeds,
         "config": dataclasses.asdict(config),
     }
+    if problem is not None and problem.data is not None:
+        options["problem_data_digest"] = problem_data_digest(problem)
+    return options
+
+
+def problem_data_digest(problem) -> str:
+    """SHA-256 of a problem's data and search space (every array leaf: dtype, shape and bytes)."""
+    import jax
+
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves((problem.data, problem.space)):
+        array = np.asarray(leaf)
+        digest.update(f"{array.dtype.str}{array.shape}".encode("ascii"))
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def options_hash(options: dict) -> str:
@@ -76,14 +97,36 @@ def options_hash(options: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
 
 
+# Longest readable part of a result's file name. File systems allow 255 bytes a name, and the atomic
+# write's temporary file adds a dot and ~14 characters; the hash keeps shortened names distinct.
+_MAX_TAG_CHARS = 180
+
+
 def result_path(out: str | os.PathLike, problem_name: str, options: dict) -> Path:
     """File of a run: readable tag plus the options' hash, so runs that differ in any option
     (problem options, config, n_init, batch size, ...) never overwrite each other. Known before the
-    run starts (`problem_name` is the problem's `name`, `options` from `run_options`)."""
+    run starts (`problem_name` is the problem's `name`, `options` from `run_options`). A tag longer
+    than `_MAX_TAG_CHARS` (a long table name, many objectives) is cut there."""
     kind = "lamoo" if options["partition"] else "plain"
     tag = f"{problem_name}_{options['sampler']}_{kind}_b{options['budget']}_s{options['seeds']}"
     tag = re.sub(r"[^A-Za-z0-9._-]+", "_", tag)  # user-named tables may contain '/' or spaces
-    return Path(out) / f"{tag}_{options_hash(options)}.npz"
+    return Path(out) / f"{tag[:_MAX_TAG_CHARS]}_{options_hash(options)}.npz"
+
+
+def prepare_results_folder(out: str) -> Path:
+    """Create the results folder and check that a file can be written in it, before the run starts:
+    a bad --out found only when the finished run is saved would lose the run. Raises ValueError."""
+    if not str(out).strip():
+        raise ValueError("--out must name a folder; got an empty string")
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".lamoo-jax-write-test.")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(f"results folder {out!r} cannot be written: {error.strerror or error}") from None
+    return folder
 
 
 def holds_run(path: Path, options: dict) -> bool:
@@ -169,10 +212,10 @@ def cmd_run(args) -> int:
     config_options = _parse_options(args.config, "-C/--config")
     problem = get_problem(args.problem, **problem_options)
     config = LaMOOConfig().replace(**config_options) if config_options else LaMOOConfig()
-    if args.skip_existing and not args.out:
+    if args.skip_existing and args.out is None:
         raise ValueError("--skip-existing needs --out (the folder whose results it checks)")
-    options = run_options(args, problem_options, config)
-    path = None if not args.out else result_path(args.out, problem.name, options)
+    options = run_options(args, problem_options, config, problem)
+    path = None if args.out is None else result_path(prepare_results_folder(args.out), problem.name, options)
     if args.skip_existing and path is not None and holds_run(path, options):
         print(f"skipped: {path} already holds this run (same options)")
         return 0
@@ -253,9 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FloatingPointError, RuntimeError) as error:
+    except (ValueError, OSError, FloatingPointError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Results are written atomically: an interrupted run leaves no partial file behind.
+        print("interrupted: nothing was written for the unfinished run", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -108,6 +108,12 @@ class LaMOOConfig:
         _check_int("hv_mc_samples", self.hv_mc_samples, 16)
         _check_int("tree_phases", self.tree_phases, 1)
         _check_int("n_candidates", self.n_candidates, 1)
+        # Numbers are stored as floats (numpy scalars as Python ones): the same config whether a
+        # user wrote 1 or 1.0, so that `lamoo-jax run` identifies the run by its value, not its spelling.
+        for name in ("svm_C", "svm_coef0", "svm_gamma", "cp"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                object.__setattr__(self, name, float(value))
 
     def replace(self, **changes) -> "LaMOOConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

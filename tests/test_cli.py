@@ -152,3 +152,65 @@ def test_data_list_names_every_file_and_its_source(tmp_path, capsys):
     for spec in MANIFESTS["nasbench201"]:
         assert spec.relpath in out and spec.commit in out and spec.repo in out
     assert "present" not in out.split("\n", 2)[2]  # every file is missing from the empty folder
+
+
+def test_a_bad_out_folder_is_an_error_before_the_run(tmp_path, monkeypatch, capsys):
+    def no_run(*args, **kwargs):
+        raise AssertionError("the run must not start")
+
+    monkeypatch.setattr("lamoo_jax.api.optimize", no_run)
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    for out in (str(a_file), str(a_file / "sub"), ""):
+        assert main(["run", "--problem", "zdt1", "--budget", "15", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("cannot be written" in err or "--out must name a folder" in err), err
+    assert a_file.read_text() == "" and not list(tmp_path.glob(".*"))  # the write test leaves nothing
+
+
+def test_long_result_names_are_cut_before_the_hash():
+    args = types.SimpleNamespace(problem="table", sampler="random", no_partition=False, budget=20, n_init=10, batch_size=5, seeds=2)
+    from lamoo_jax.config import LaMOOConfig
+
+    options = cli.run_options(args, {"path": "x" * 300 + ".csv"}, LaMOOConfig())
+    path = cli.result_path("out", "table_" + "x" * 300, options)
+    assert len(path.name) <= 200 and path.name.endswith(f"_{cli.options_hash(options)}.npz")
+
+
+def test_the_same_config_spelled_differently_is_the_same_run():
+    args = types.SimpleNamespace(problem="zdt1", sampler="random", no_partition=False, budget=20, n_init=10, batch_size=5, seeds=2)
+    from lamoo_jax.config import LaMOOConfig
+
+    default = cli.run_options(args, {}, LaMOOConfig())
+    spelled = cli.run_options(args, {}, LaMOOConfig().replace(svm_C=1, svm_coef0=0, cp="auto"))
+    assert cli.options_hash(spelled) == cli.options_hash(default)
+    assert cli.options_hash(cli.run_options(args, {}, LaMOOConfig(svm_C=2))) != cli.options_hash(default)
+
+
+def test_a_table_edited_in_place_is_a_new_run(tmp_path):
+    from benchmarks import get_problem
+    from lamoo_jax.config import LaMOOConfig
+
+    args = types.SimpleNamespace(problem="table", sampler="random", no_partition=False, budget=20, n_init=10, batch_size=5, seeds=2)
+    table = tmp_path / "t.csv"
+    problem_options = {"path": str(table), "objectives": {"f": "min", "g": "max"}}
+
+    def options_now(rows):
+        table.write_text("e,f,g\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+        return cli.run_options(args, problem_options, LaMOOConfig(), get_problem("table", **problem_options))
+
+    first = options_now([(0, 1.0, 2.0), (1, 2.0, 3.0), (2, 3.0, 1.0)])
+    assert cli.options_hash(options_now([(0, 1.0, 2.0), (1, 2.0, 3.0), (2, 3.0, 1.0)])) == cli.options_hash(first)
+    edited = options_now([(0, 1.0, 2.0), (1, 2.0, 3.5), (2, 3.0, 1.0)])
+    assert cli.options_hash(edited) != cli.options_hash(first)
+    assert cli.result_path("out", "t", edited) != cli.result_path("out", "t", first)
+
+
+def test_interrupt_prints_a_line_not_a_traceback(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lamoo_jax.api.optimize", interrupted)
+    assert main(["run", "--problem", "zdt1", "--budget", "15"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted") and "Traceback" not in err

@@ -357,19 +357,34 @@ def test_cache_rebuilds_when_sources_change(cache_path, tmp_path, monkeypatch):
     build._atomic_savez(path, stale)
     calls = []
 
-    def fake_build(data_dir, cache, **kwargs):
-        calls.append(cache)
-        build._atomic_savez(Path(cache), good)
-        return Path(cache)
+    def fake_arrays(data_dir, **kwargs):
+        calls.append(data_dir)
+        return good
 
-    monkeypatch.setattr(build, "build_cache", fake_build)
+    monkeypatch.setattr(build, "_cache_arrays", fake_arrays)
     assert str(build.load_cache(DATA, path)["source_digest"]) == str(good["source_digest"])
-    assert calls == [path]
+    assert len(calls) == 1 and str(build._read_npz(path)["source_digest"]) == str(good["source_digest"])
     build.load_cache(DATA, path)  # now up to date: no rebuild
-    assert calls == [path]
+    assert len(calls) == 1
     path.unlink()
     build.load_cache(DATA, path)  # missing: rebuilt
     assert len(calls) == 2
+
+
+@needs_data
+def test_a_cache_that_cannot_be_written_is_used_from_memory(cache_path, tmp_path, monkeypatch):
+    good = build._read_npz(cache_path)
+    monkeypatch.setattr(build, "_cache_arrays", lambda data_dir, **kwargs: dict(good))
+
+    def read_only(path, arrays):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(build, "_atomic_savez", read_only)
+    with pytest.warns(UserWarning, match="could not be cached at .*Permission denied.*using it from memory"):
+        arrays = build.load_cache(DATA, tmp_path / "ro" / "cache.npz")
+    assert sorted(arrays) == sorted(good)
+    for name in good:
+        np.testing.assert_array_equal(arrays[name], good[name])
 
 
 @needs_data

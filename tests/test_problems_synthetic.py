@@ -296,6 +296,7 @@ def test_custom_reference_points():
     assert get_problem("dtlz2", ref_point=0.9).max_hv is None  # cuts the front: no closed form
     assert get_problem("zdt1", ref_point=(2.0, 3.0)).max_hv == pytest.approx(6.0 - 1.0 / 3.0)
     assert get_problem("zdt2", ref_point=(0.5, 3.0)).max_hv is None
+    assert get_problem("zdt3", ref_point=(1.0, -0.5)).max_hv is None  # ZDT3's front reaches f1 < -0.5
 
 
 @pytest.mark.parametrize(
@@ -307,6 +308,10 @@ def test_custom_reference_points():
         ("dtlz2", {"n_objectives": 3}, "unknown option"),
         ("dtlz2", {"ref_point": [1.1, 1.1, 1.1]}, "ref_point needs 1 or 2 entries"),
         ("dtlz2", {"ref_point": float("nan")}, "ref_point must be finite"),
+        ("dtlz2", {"ref_point": -1}, r"ref_point \[-1.0, -1.0\] must exceed the ideal point \[0.0, 0.0\]"),
+        ("dtlz2", {"n_obj": 3, "ref_point": [1.0, 0.0, 1.0]}, "must exceed the ideal point"),
+        ("zdt1", {"ref_point": [11.0, 0.0]}, "must exceed the ideal point"),
+        ("zdt3", {"ref_point": [1.0, -0.8]}, "must exceed the ideal point"),
         ("zdt1", {"dim": 1}, "dim must be >= 2"),
         ("zdt3", {"n_obj": 3}, "unknown option"),
         ("branin_currin", {"dim": 3}, "unknown option"),

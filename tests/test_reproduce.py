@@ -79,6 +79,15 @@ def test_study_with_few_seeds_writes_its_table(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["--seeds", "0", "--out", str(tmp_path)])
     assert info.value.code == 2
+    table = (tmp_path / "table.md").read_text()
+    for bad in (["--samplers", "randon"], ["--samplers", ","], ["--out", str(tmp_path / "table.md")]):
+        with pytest.raises(SystemExit) as info:  # a typo must not tabulate an empty study over this one
+            main(["--cached-only", "--seeds", "3", "--problems", "branin_currin", "--samplers", "random",
+                  "--out", str(tmp_path), *bad])
+        assert info.value.code == 2
+    assert (tmp_path / "table.md").read_text() == table
+    err = capsys.readouterr().err
+    assert "unknown sampler(s) ['randon']" in err and "cannot be created" in err
 
 
 def test_workers_run_the_missing_cells_pinned_one_per_core_with_the_same_results(tmp_path, capsys):

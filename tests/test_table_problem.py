@@ -143,6 +143,32 @@ def test_explicit_encoding_columns_and_ref_point(tmp_path):
     assert problem.max_hv == pytest.approx(brute_force_hv(Y_min, np.array([30.0, 30.0])), rel=1e-9)
 
 
+def test_a_reference_point_no_row_improves_on_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(path, ["e", "acc", "lat"], [[0, 0.9, 5.0], [1, 0.8, 3.0], [2, 0.7, 4.0]])
+    objectives = {"acc": "max", "lat": "min"}
+    with pytest.raises(ValueError, match=r"no row of the table is strictly better than ref_point \[1.0, 0.0\]"):
+        table_problem(path, objectives=objectives, ref_point=[1.0, 0.0])
+    with pytest.raises(ValueError, match="no row of the table is strictly better"):
+        table_problem(path, objectives=objectives, ref_point=[0.7, 3.0])  # only ties, never strictly better
+    assert table_problem(path, objectives=objectives, ref_point=[0.75, 4.5]).max_hv == pytest.approx(0.05 * 1.5)
+
+
+def test_csv_from_a_spreadsheet_and_unused_text_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("\ufeffname,e,acc\nalpha,0,0.5\nbeta,1,0.7\n".encode("utf-8"))  # a byte-order mark first
+    problem = table_problem(path, objectives={"acc": "max"}, encoding_columns=["e"])
+    np.testing.assert_array_equal(np.asarray(problem.data["objectives"])[:, 0], np.float32([0.5, 0.7]))
+    with pytest.raises(ValueError, match=r"line 2, column 'name': 'alpha' is not a number"):
+        table_problem(path, objectives={"acc": "max"})  # by default every other column encodes a point
+
+
+def test_the_table_problem_takes_its_name_option(tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(path, ["e", "f"], [[0, 1.0], [1, 2.0]])
+    assert get_problem("table", path=str(path), objectives={"f": "min"}, name="mine").name == "mine"
+
+
 def test_npz_and_npy_round_trip(tmp_path):
     enc, vals = random_table(2, n=20)
     npz = tmp_path / "t.npz"

@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -413,8 +414,14 @@ def build_cache(
     log=None,
 ) -> Path:
     """Parse the sources under the resolved data directory and write the cache atomically; returns its path."""
-    root = require_files(data_dir, "nasbench201")
     cache_path = Path(cache_path) if cache_path is not None else default_cache_path()
+    _atomic_savez(cache_path, _cache_arrays(data_dir, mc_samples=mc_samples, mc_exact_subset=mc_exact_subset, log=log))
+    return cache_path
+
+
+def _cache_arrays(data_dir, *, mc_samples: int, mc_exact_subset: int, log=None) -> dict[str, np.ndarray]:
+    """The arrays of the cache: parsed sources plus every preset's reference point and max HV."""
+    root = require_files(data_dir, "nasbench201")
     digest = source_digest(root)
     arrays = parse_sources(root)
     for name, objectives in PRESETS.items():
@@ -432,8 +439,7 @@ def build_cache(
         arrays[prefix + "max_hv_note"] = np.array(info["max_hv_note"])
     arrays["source_digest"] = np.array(digest)
     arrays["cache_version"] = np.int64(CACHE_VERSION)
-    _atomic_savez(cache_path, arrays)
-    return cache_path
+    return arrays
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -465,7 +471,18 @@ def load_cache(
         arrays = _read_npz(cache_path)
         if arrays is not None and str(arrays.get("source_digest", "")) == source_digest(root):
             return arrays
-    build_cache(root, cache_path, mc_samples=mc_samples, mc_exact_subset=mc_exact_subset, log=log)
+    built = _cache_arrays(root, mc_samples=mc_samples, mc_exact_subset=mc_exact_subset, log=log)
+    try:
+        _atomic_savez(cache_path, built)
+    except OSError as error:
+        # A read-only home must not cost the run: the table is used from memory (and converted again
+        # next time), as the compilation cache does without a writable folder.
+        warnings.warn(
+            f"NAS-Bench-201: the converted table could not be cached at {cache_path} "
+            f"({error.strerror or error}); using it from memory (pass cache_path to put the cache elsewhere)",
+            stacklevel=2,
+        )
+        return {name: np.asarray(value) for name, value in built.items()}
     arrays = _read_npz(cache_path)
     if arrays is None:
         raise OSError(f"could not read back the NAS-Bench-201 cache just written to {cache_path}")

@@ -31,8 +31,10 @@ def list_problems() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_problem(name: str, **options) -> Problem:
+def get_problem(name: str, /, **options) -> Problem:
     """Build the problem registered under `name` with its options (e.g. `n_obj=3, dim=12`).
+
+    `name` is positional only, so a problem may take an option called `name` (the table problem).
 
     Raises ValueError naming the problem for an unknown name, unknown or missing options, and an
     option value the factory cannot use (e.g. `ref_point="abc"`).

@@ -79,7 +79,10 @@ def _check_int(problem: str, name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _ref_point_option(problem: str, ref_point: Any, n_obj: int) -> tuple[float, ...]:
+def _ref_point_option(problem: str, ref_point: Any, n_obj: int, ideal: Sequence[float]) -> tuple[float, ...]:
+    """The reference point (a scalar for every objective, or one entry each), checked against the
+    problem's `ideal` point (the best value of each objective): a reference point not above it in
+    every objective leaves no point strictly better than it, and every hypervolume would be 0."""
     ref = np.asarray(ref_point, dtype=np.float64).reshape(-1)
     if ref.size == 1:
         ref = np.full(n_obj, ref[0])
@@ -87,6 +90,11 @@ def _ref_point_option(problem: str, ref_point: Any, n_obj: int) -> tuple[float, 
         raise ValueError(f"{problem}: ref_point needs 1 or {n_obj} entries; got {ref.size}")
     if not np.all(np.isfinite(ref)):
         raise ValueError(f"{problem}: ref_point must be finite; got {ref.tolist()}")
+    if not np.all(ref > np.asarray(ideal, dtype=np.float64)):
+        raise ValueError(
+            f"{problem}: ref_point {ref.tolist()} must exceed the ideal point {list(ideal)} in every objective; "
+            "no point is strictly better than it otherwise, and every hypervolume would be 0"
+        )
     return tuple(float(r) for r in ref)
 
 
@@ -249,7 +257,7 @@ def dtlz2(*, n_obj: int = 2, dim: int | None = None, ref_point: Any = 1.1, **opt
     dim = n_obj + 9 if dim is None else _check_int("dtlz2", "dim", dim, 1)
     if dim < n_obj:
         raise ValueError(f"dtlz2: dim must be >= n_obj (one distance variable at least); got dim={dim}, n_obj={n_obj}")
-    ref = _ref_point_option("dtlz2", ref_point, n_obj)
+    ref = _ref_point_option("dtlz2", ref_point, n_obj, ideal=(0.0,) * n_obj)
     max_hv = dtlz2_exact_max_hv(ref)
 
     def evaluate(data: Any, x: jnp.ndarray) -> jnp.ndarray:
@@ -336,7 +344,7 @@ def _zdt(variant: int, dim: int, ref_point: Any, options: dict[str, Any]) -> Pro
     name = f"zdt{variant}"
     _reject_unknown(name, options, ("dim", "ref_point"))
     dim = _check_int(name, "dim", dim, 2)
-    ref = _ref_point_option(name, ref_point, 2)
+    ref = _ref_point_option(name, ref_point, 2, ideal=(0.0, ZDT3_FRONT_MIN_F1 if variant == 3 else 0.0))
     objectives = _ZDT[variant]
     max_hv = zdt_exact_max_hv(variant, ref)
 

@@ -255,6 +255,12 @@ def finite_table_problem(
                 f"{source}: ref_point must hold {vals.shape[1]} finite values; got {np.asarray(ref_point).tolist()}"
             )
         ref_min = ref_user * signs
+        if not np.any(np.all(Y_min < ref_min, axis=1)):
+            raise ValueError(
+                f"{source}: no row of the table is strictly better than ref_point {ref_user.tolist()} in every "
+                "objective, so every hypervolume would be 0; give a reference point beyond the values to improve on "
+                "(or none: the default lies just beyond the table's worst value of each objective)"
+            )
     # The run measures against the float32 reference point, so the maximum must too (or a run that
     # finds the whole front can exceed it). Rounded up: points inside the float64 point stay inside.
     ref32 = ref_min.astype(np.float32)
@@ -277,8 +283,11 @@ def finite_table_problem(
 # Problems from files
 
 
-def _read_csv_columns(path: Path, delimiter: str) -> dict[str, np.ndarray]:
-    with open(path, newline="") as fh:
+def _read_csv_columns(path: Path, delimiter: str) -> dict[str, np.ndarray | ValueError]:
+    """Columns by header name: float64 arrays, or the ValueError naming a column's first cell that is
+    not a number (raised by `table_problem` only if the column is used)."""
+    # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh, delimiter=delimiter))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -290,16 +299,19 @@ def _read_csv_columns(path: Path, delimiter: str) -> dict[str, np.ndarray]:
     if not body:
         raise ValueError(f"{path}: the CSV file has a header but no data rows")
     columns: dict[str, list[float]] = {h: [] for h in header}
+    not_numbers: dict[str, ValueError] = {}
     for line_no, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise ValueError(f"{path}: line {line_no} has {len(row)} fields, the header has {len(header)}")
         for h, cell in zip(header, row):
+            if h in not_numbers:
+                continue
             text = cell.strip()
             try:
                 columns[h].append(float(text) if text else float("nan"))
             except ValueError:
-                raise ValueError(f"{path}: line {line_no}, column {h!r}: {cell!r} is not a number") from None
-    return {h: np.asarray(v, dtype=np.float64) for h, v in columns.items()}
+                not_numbers[h] = ValueError(f"{path}: line {line_no}, column {h!r}: {cell!r} is not a number")
+    return {h: not_numbers.get(h, np.asarray(v, dtype=np.float64)) for h, v in columns.items()}
 
 
 def _read_array_columns(path: Path) -> dict[str, np.ndarray]:
@@ -370,7 +382,7 @@ def table_problem(
         columns = _read_array_columns(path)
     else:
         raise ValueError(f"{path}: unsupported table format {path.suffix!r}; use .csv, .npz or .npy")
-    block_names = {k for k, v in columns.items() if v.ndim == 2}
+    block_names = {k for k, v in columns.items() if isinstance(v, np.ndarray) and v.ndim == 2}
     objective_names = [str(k) for k in objectives]
     directions = [objectives[k] for k in objectives]
     for col, direction in zip(objective_names, directions):
@@ -393,6 +405,9 @@ def table_problem(
         raise ValueError(f"{path}: columns {overlap} are both encoding and objective columns")
     if not encoding_columns:
         raise ValueError(f"{path}: no encoding columns (every column is an objective)")
+    for c in list(encoding_columns) + objective_names:
+        if isinstance(columns[c], ValueError):
+            raise columns[c]
     lengths = {c: columns[c].shape[0] for c in list(encoding_columns) + objective_names}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{path}: columns differ in length: {lengths}")
