@@ -36,6 +36,30 @@ def _as_array(x: Any) -> Any:
     return np.asarray(x)
 
 
+def _within_working_precision(x: Any, name: str) -> Any:
+    """`x`, safe to hand to JAX in the working precision (concrete numpy input only).
+
+    Without jax's x64, JAX narrows 64-bit inputs: an int64 beyond int32's range wraps around (a
+    point 2**31 + 5 became negative and dominated others), a float64 beyond float32's range becomes
+    inf. Such integers are passed on as floats (rounded, never wrapped); such floats raise.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype.itemsize < 8 or float_dtype() == jnp.float64 or x.size == 0:
+        return x
+    if x.dtype.kind in "iu":
+        info = np.iinfo(np.int32)
+        if x.min() < info.min or x.max() > info.max:
+            return x.astype(np.float64)
+        return x
+    if x.dtype.kind == "f":
+        finite = np.abs(x[np.isfinite(x)])
+        if finite.size and finite.max() > np.finfo(np.float32).max:
+            raise ValueError(
+                f"{name} holds values beyond float32's range (largest magnitude {finite.max():.4g}); rescale them or "
+                "enable jax's float64 mode (jax.config.update('jax_enable_x64', True)) before any JAX work"
+            )
+    return x
+
+
 def check_objectives(Y: Any, name: str = "Y") -> Any:
     """Validate the shape of an objective matrix `[N, M]` (N >= 0, M >= 1); returns it as an array."""
     Y = _as_array(Y)
@@ -46,7 +70,7 @@ def check_objectives(Y: Any, name: str = "Y") -> Any:
     # dtype.kind covers numpy's float/int/uint/bool quickly; jnp.issubdtype handles bfloat16 etc.
     if Y.dtype.kind not in "fiub" and not jnp.issubdtype(Y.dtype, jnp.floating):
         raise ValueError(f"{name} must hold real numbers, got dtype {Y.dtype}")
-    return Y
+    return _within_working_precision(Y, name)
 
 
 def check_mask(mask: Any, n: int, name: str = "mask") -> Any:
@@ -80,6 +104,9 @@ def check_finite_rows(Y: Any, mask: Any, name: str = "Y") -> None:
 def check_reference(ref: Any, m: int, name: str = "ref") -> Any:
     """Validate a reference point: shape `(m,)`, finite when concrete; returns it as an array."""
     ref = _as_array(ref)
+    if ref.dtype.kind not in "fiub" and not jnp.issubdtype(ref.dtype, jnp.floating):
+        raise ValueError(f"reference point {name} must hold real numbers, got dtype {ref.dtype}")
+    ref = _within_working_precision(ref, f"reference point {name}")
     if ref.ndim != 1 or ref.shape[0] != m:
         raise ValueError(
             f"reference point {name} must have shape ({m},) to match the {m} objectives, got shape {tuple(ref.shape)}"

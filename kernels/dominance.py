@@ -11,7 +11,8 @@ Conventions
   anything, including NaN.
 
 All functions are pure and jit/vmap-able; the Python wrappers validate shapes always and values
-(NaN/inf in valid rows) only on concrete inputs.
+(NaN/inf in valid rows) only on concrete inputs. Comparisons are XLA's: on CPU, subnormal floats
+(below ~1.2e-38 in float32) compare as zero, so `[1e-40, 0]` and `[2e-40, 0]` count as equal rows.
 
 `dominance_count` and `nondominated_mask` visit the rows in a scan for N <= 1024: N steps, each
 comparing one row with all rows as `[N]` vectors per objective (O(N M) memory), or under vmap over a

@@ -86,6 +86,38 @@ def test_agrees_with_sklearn_large(kernel, kind):
     assert_agrees(model, sk_reference(Xtr, ytr, kernel), Xte)
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "linear"])
+def test_inputs_far_from_the_origin(kernel):
+    """Inputs 1000 + U(0, 1): float32's |a|^2 + |b|^2 - 2<a, b> lost the distances (52-63% agreement);
+    both kernels are moved to the data (the same SVM), data near the origin is used as given."""
+    X, y, Xte, _ = make_data(11, 200, 3, "overlapping" if kernel == "rbf" else "linear")
+    near = svm.fit(X, y, kernel=kernel)
+    assert not np.asarray(near.origin).any()
+    far = svm.fit(X + 1000.0, y, kernel=kernel)
+    np.testing.assert_allclose(np.asarray(far.origin), (X + 1000.0).astype(np.float32).mean(axis=0), rtol=1e-6)
+    ref = sk_reference((X + 1000.0).astype(np.float64), y, kernel)
+    assert_agrees(far, ref, (Xte + 1000.0).astype(np.float64))
+
+
+def test_linear_smo_takes_its_steps_on_large_features():
+    """Features ~1000 (max|K| ~2e6): the relative tolerance reached SMO's starting gap of 2 and SMO
+    stopped before its first step with a constant classifier; capped, it fits."""
+    rng = np.random.default_rng(12)
+    X, Xte = 1100.0 * rng.random((200, 2)), 1100.0 * rng.random((2000, 2))
+    y = X[:, 0] + X[:, 1] > 1100.0
+    model = svm.fit(X.astype(np.float32), y, kernel="linear")
+    assert int(model.n_iter) > 0
+    assert_agrees(model, sk_reference(X, y, "linear"), Xte)
+
+
+def test_queries_as_lists_and_complex_inputs():
+    X, y, Xte, _ = make_data(13, 60, 2, "separable")
+    model = svm.fit(X, y, kernel="rbf")
+    np.testing.assert_array_equal(np.asarray(svm.predict(model, Xte[:5].tolist())), np.asarray(svm.predict(model, Xte[:5])))
+    with pytest.raises(ValueError, match="X must hold real numbers"):
+        svm.fit(X + 1j * X, y)
+
+
 def test_one_hot_features_and_explicit_hyperparameters():
     # Categorical spaces reach the SVM one-hot encoded; also a float gamma, C != 1 and coef0 != 0.
     rng = np.random.default_rng(3)
