@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from typing import Any, Sequence
 
 import jax
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels._checks import is_int
+from kernels.hypervolume import MAX_EXACT_OBJECTIVES
 from lamoo_jax.config import LaMOOConfig
 from lamoo_jax.loop import RunSpec, run_batch
 from lamoo_jax.metrics import log_hv_difference
@@ -187,9 +189,16 @@ def optimize(
         A `Result` whose `Y` is in the problem's own units and directions.
     """
     check_problem(problem)
-    config = config or LaMOOConfig()
+    config = LaMOOConfig() if config is None else config
     if not isinstance(config, LaMOOConfig):
-        raise TypeError(f"config must be a LaMOOConfig; got {type(config).__name__}")
+        raise TypeError(f"config must be a LaMOOConfig (e.g. lj.LaMOOConfig(svm_kernel='rbf')); got {type(config).__name__}")
+    if not isinstance(partition, (bool, np.bool_)):
+        raise ValueError(f"partition must be True or False; got {partition!r}")
+    if config.node_hv == "exact" and problem.n_obj > MAX_EXACT_OBJECTIVES:
+        raise ValueError(
+            f"config.node_hv='exact' supports up to {MAX_EXACT_OBJECTIVES} objectives and problem {problem.name!r} has "
+            f"{problem.n_obj}; use node_hv='auto' or 'mc' (Monte Carlo node values)"
+        )
     for name, value in (("budget", budget), ("n_init", n_init), ("batch_size", batch_size)):
         if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
@@ -217,10 +226,21 @@ def optimize(
     if bool(np.any(np.asarray(out.non_finite))):
         bad = seeds_array[np.asarray(out.non_finite)]
         raise FloatingPointError(f"problem {problem.name!r} returned NaN or inf objective values (seeds {bad.tolist()})")
-    if int(np.max(np.asarray(out.invalid))) > 0:
+    unfilled = np.asarray(out.invalid).reshape(-1)
+    if unfilled.max() > 0:
         raise RuntimeError(
-            "the sampler could not find enough new points (the finite space is nearly exhausted or "
-            "the candidate pool is too small); increase config.n_candidates or lower the budget"
+            f"the sampler could not find enough new points for seeds {seeds_array[unfilled > 0].tolist()} "
+            f"({unfilled[unfilled > 0].tolist()} slots unfilled): the finite space is nearly exhausted or the "
+            f"candidate pool is too small; increase config.n_candidates or lower the budget (the initial design "
+            f"draws {max(4 * int(n_init), 256)} candidates: keep n_init well below the number of points)"
+        )
+    Y_min = np.asarray(out.Y)
+    if Y_min.size and not np.any(np.all(Y_min < problem.ref_point_min(), axis=-1)):
+        warnings.warn(
+            f"no sample of problem {problem.name!r} is strictly better than its reference point "
+            f"{list(problem.ref_point)} in every objective (directions {list(problem.directions)}: +1 minimised, "
+            "-1 maximised), so every hypervolume is 0; check ref_point and directions",
+            stacklevel=2,
         )
     signs = np.asarray(problem.directions, dtype=np.float32)
     diagnostics = {name: np.asarray(value) for name, value in out.info._asdict().items()}

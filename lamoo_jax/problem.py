@@ -18,14 +18,14 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from lamoo_jax.spaces import Space
+from lamoo_jax.spaces import Box, Categorical, FiniteSet, Space
 
 
 @struct.dataclass
@@ -64,8 +64,14 @@ class Problem:
             raise ValueError("ref_point must have at least one entry (one per objective)")
         if not np.all(np.isfinite(ref)):
             raise ValueError(f"ref_point must be finite; got {ref.tolist()}")
+        if not isinstance(space, (Box, Categorical, FiniteSet)):
+            raise ValueError(f"space must be a lamoo_jax Box, Categorical or FiniteSet; got {type(space).__name__}")
         if directions is None:
             directions = (1,) * n_obj
+        if isinstance(directions, (str, bytes, Mapping)):
+            raise ValueError(
+                f"directions takes one entry per objective (a sequence such as ('min', 'max')); got {directions!r}"
+            )
         dirs = tuple(parse_direction(d) for d in directions)
         if len(dirs) != n_obj:
             raise ValueError(f"directions has {len(dirs)} entries but ref_point has {n_obj}")
@@ -74,6 +80,8 @@ class Problem:
         names = tuple(objective_names) if objective_names else tuple(f"f{i}" for i in range(n_obj))
         if len(names) != n_obj:
             raise ValueError(f"objective_names has {len(names)} entries but ref_point has {n_obj}")
+        if max_hv is not None and not (np.isfinite(max_hv) and max_hv >= 0):
+            raise ValueError(f"max_hv must be a finite non-negative number or None; got {max_hv!r}")
         return cls(
             space=space,
             data=data,
@@ -97,7 +105,8 @@ class Problem:
 
     def evaluate(self, X: jax.Array) -> jax.Array:
         """Objective values of the rows of `X` (`[n, dim]`), float32[n, M], problem's own units."""
-        return jax.vmap(lambda x: self.evaluate_fn(self.data, x))(X).astype(jnp.float32)
+        # jnp.asarray: an evaluate_fn may return a tuple or list of the M values.
+        return jax.vmap(lambda x: jnp.asarray(self.evaluate_fn(self.data, x)))(X).astype(jnp.float32)
 
     def direction_signs(self) -> jax.Array:
         return jnp.asarray(self.directions, jnp.float32)

@@ -117,6 +117,8 @@ class Categorical:
 
     @classmethod
     def create(cls, n_choices: Sequence[int]) -> "Categorical":
+        if isinstance(n_choices, (str, bytes)) or not hasattr(n_choices, "__iter__"):
+            raise ValueError(f"Categorical takes one choice count per variable (a sequence such as (5, 5, 3)); got {n_choices!r}")
         if any(isinstance(c, (bool, np.bool_)) or not float(c).is_integer() for c in n_choices):
             raise ValueError(f"Categorical choice counts must be integers; got {list(n_choices)}")
         n_choices = tuple(int(c) for c in n_choices)

@@ -161,6 +161,24 @@ def test_bad_input_is_rejected_clearly():
     nan_problem = Problem.create(space=TOY.space, evaluate_fn=nan_after_half, ref_point=[1.1, 11.0], name="nan")
     with pytest.raises(FloatingPointError, match="NaN"):
         optimize(nan_problem, budget=20, config=CONFIG)
+    with pytest.raises(TypeError, match="config must be a LaMOOConfig"):
+        optimize(TOY, budget=20, config={})  # an empty dict used to pass as the default config
+    with pytest.raises(ValueError, match="partition must be True or False; got 'no'"):
+        optimize(TOY, budget=20, partition="no")
+    six = Problem.create(space=TOY.space, evaluate_fn=lambda data, x: jnp.concatenate([x, x]), ref_point=[2.0] * 6)
+    with pytest.raises(ValueError, match="node_hv='exact' supports up to 4 objectives .* has 6; use node_hv='auto'"):
+        optimize(six, budget=20, config=CONFIG.replace(node_hv="exact"))
+
+
+def test_a_reference_point_no_sample_improves_on_warns_and_tuples_are_objectives():
+    def tuple_objectives(data, x):  # error (min) and an accuracy in [0, 1] (max), as a tuple
+        return x[0], (1.0 - x[0] + x[1]) / 2
+
+    wrong_side = Problem.create(space=TOY.space, evaluate_fn=tuple_objectives, ref_point=[1.1, 1.1], directions=["min", "max"])
+    with pytest.warns(UserWarning, match="no sample .* strictly better than its reference point .* every hypervolume is 0"):
+        result = optimize(wrong_side, budget=15, n_init=10, config=CONFIG)
+    assert np.all(result.hv_history == 0)
+    np.testing.assert_allclose(result.Y[0, :, 1], (1.0 - result.X[0, :, 0] + result.X[0, :, 1]) / 2, rtol=1e-6)
 
 
 def test_path_selection_monte_carlo_values_and_prediction_assignment_run_end_to_end():

@@ -54,6 +54,17 @@ def test_bad_problem_declarations_raise_clear_errors():
         Problem.create(space=space, evaluate_fn=evaluate, ref_point=[1.1, 1.1], directions=[True, -1])
     problem = Problem.create(space=space, evaluate_fn=evaluate, ref_point=[1.1, 1.1], directions=["min", -1.0])
     assert problem.directions == (1, -1)
+    with pytest.raises(ValueError, match="directions takes one entry per objective .* got 'max'"):
+        Problem.create(space=space, evaluate_fn=evaluate, ref_point=[1.1], directions="max")  # read letter by letter before
+    with pytest.raises(ValueError, match="directions takes one entry per objective"):
+        Problem.create(space=space, evaluate_fn=evaluate, ref_point=[1.1, 1.1], directions={"a": "min", "b": "max"})
+    for bad in (float("nan"), -1.0):
+        with pytest.raises(ValueError, match="max_hv must be a finite non-negative number"):
+            Problem.create(space=space, evaluate_fn=evaluate, ref_point=[1.1, 1.1], max_hv=bad)
+    with pytest.raises(ValueError, match="space must be a lamoo_jax Box, Categorical or FiniteSet; got tuple"):
+        Problem.create(space=(0, 1), evaluate_fn=evaluate, ref_point=[1.1, 1.1])
+    with pytest.raises(ValueError, match="one choice count per variable"):
+        Categorical.create(3)
 
 
 def test_node_depth_is_exact_for_deep_heaps():
