@@ -65,9 +65,13 @@ def hv_history_mc(key: jax.Array, Y: jax.Array, ref: jax.Array, n_samples: int) 
 
     first = jax.lax.map(first_dominator, points, batch_size=256)
     counts = jnp.zeros(n + 1, jnp.int32).at[first].add(1)
-    fraction = jnp.cumsum(counts[:n]) / n_samples
-    # Each entry is volume times a binomial proportion of n_samples points.
-    stderr = volume * jnp.sqrt(fraction * (1 - fraction) / n_samples)
+    dominated = jnp.cumsum(counts[:n])
+    fraction = dominated / n_samples
+    # Each entry is volume times a binomial proportion of n_samples points. Its plain standard error
+    # is 0 at a proportion of exactly 0 or 1, which would read as "exact" (and let a full box exceed
+    # a true maximum); the variance takes (count + 1/2) / (n + 1) instead, above 0 always.
+    shrunk = (dominated + 0.5) / (n_samples + 1)
+    stderr = volume * jnp.sqrt(shrunk * (1 - shrunk) / n_samples)
     return volume * fraction, stderr
 
 

@@ -24,6 +24,16 @@ def test_mc_history_standard_error_matches_the_spread_over_keys():
         assert abs(history[:, column].mean() - value) < 4 * reported / np.sqrt(len(keys))
 
 
+def test_mc_history_standard_error_is_never_zero_for_a_non_empty_box():
+    # One sample dominating the whole box, then a point dominated by it: the proportion is exactly 1.
+    Y = np.array([[0.0, 0.0], [0.5, 0.5]], np.float32)
+    history, stderr = hv_history_mc(jax.random.key(0), Y, np.full(2, 1.0, np.float32), 256)
+    np.testing.assert_allclose(np.asarray(history), [1.0, 1.0])
+    assert np.all(np.asarray(stderr) > 0)
+    empty, empty_stderr = hv_history_mc(jax.random.key(0), Y, np.full(2, -1.0, np.float32), 256)  # nothing inside
+    assert not np.asarray(empty).any() and not np.asarray(empty_stderr).any()
+
+
 def test_log_difference_of_exact_values_raises_above_the_maximum():
     np.testing.assert_allclose(log_hv_difference(np.array([0.0, 9.0, 9.99]), 10.0), np.log10([10.0, 1.0, 0.01]))
     # float32 rounding of an exact value is tolerated and floored, a real excess is not.
