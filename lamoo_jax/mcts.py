@@ -58,8 +58,8 @@ def node_hypervolumes_mc(key: jax.Array, members: jax.Array, Y: jax.Array, mask:
     each node only ORs its members' columns (O(S N) per node). Each estimate is unbiased.
     """
     inside = mask & jnp.all(Y < ref, axis=1)
-    points, volume = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
-    dominated_by = weakly_dominated_by(points, Y, inside)  # [S, N]
+    points, volume, origin = uniform_points_in_dominated_box(key, Y, inside, ref, n_samples)
+    dominated_by = weakly_dominated_by(points, Y - origin, inside)  # [S, N]
     fraction = jax.vmap(lambda m: jnp.mean(jnp.any(dominated_by & m[None, :], axis=1)))(members)
     return volume * fraction
 

@@ -24,6 +24,16 @@ def test_mc_history_standard_error_matches_the_spread_over_keys():
         assert abs(history[:, column].mean() - value) < 4 * reported / np.sqrt(len(keys))
 
 
+def test_mc_history_is_unbiased_for_objectives_far_from_zero():
+    """Points drawn at 1e6 in float32 fell on a grid of 0.0625 against a box of ~1: biased."""
+    rng = np.random.default_rng(2)
+    Y = (1e6 + rng.random((20, 4))).astype(np.float32)
+    ref = np.full(4, 1e6 + 1.1, np.float32)
+    history, stderr = hv_history_mc(jax.random.key(3), Y, ref, 100_000)
+    exact = moocore.hypervolume(Y.astype(np.float64), ref=ref.astype(np.float64))
+    assert abs(float(history[-1]) - exact) < 4 * float(stderr[-1])
+
+
 def test_mc_history_standard_error_is_never_zero_for_a_non_empty_box():
     # One sample dominating the whole box, then a point dominated by it: the proportion is exactly 1.
     Y = np.array([[0.0, 0.0], [0.5, 0.5]], np.float32)
