@@ -14,7 +14,7 @@ import numpy as np
 from kernels._checks import is_int
 from kernels.hypervolume import MAX_EXACT_OBJECTIVES
 from lamoo_jax.config import LaMOOConfig
-from lamoo_jax.loop import RunSpec, run_batch
+from lamoo_jax.loop import RunSpec, design_pool_size, run_batch
 from lamoo_jax.metrics import log_hv_difference
 from lamoo_jax.problem import Problem
 
@@ -232,7 +232,7 @@ def optimize(
             f"the sampler could not find enough new points for seeds {seeds_array[unfilled > 0].tolist()} "
             f"({unfilled[unfilled > 0].tolist()} slots unfilled): the finite space is nearly exhausted or the "
             f"candidate pool is too small; increase config.n_candidates or lower the budget (the initial design "
-            f"draws {max(4 * int(n_init), 256)} candidates: keep n_init well below the number of points)"
+            f"draws {design_pool_size(problem.space, int(n_init))} candidates)"
         )
     Y_min = np.asarray(out.Y)
     if Y_min.size and not np.any(np.all(Y_min < problem.ref_point_min(), axis=-1)):

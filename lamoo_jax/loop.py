@@ -122,6 +122,18 @@ def _evaluate(problem: Problem, X: jax.Array) -> jax.Array:
     return problem.to_minimization(problem.evaluate(X))
 
 
+def design_pool_size(space, n_init: int) -> int:
+    """Candidates drawn (i.i.d.) for the initial design: 4 per point, at least 256. A design of more
+    than half a finite space of K points draws K (ln K + 10) instead, enough to find every point
+    (the chance of missing one is below K exp(-(ln K + 10)) = exp(-10)); 4 per point rarely found
+    all K of a design covering the space."""
+    pool = max(4 * n_init, 256)
+    if space.is_finite and 2 * n_init > space.cardinality:
+        cardinality = int(space.cardinality)
+        pool = max(pool, math.ceil(cardinality * (math.log(cardinality) + 10)))
+    return pool
+
+
 def init(key: jax.Array, problem: Problem, spec: RunSpec) -> RunState:
     """Draw and evaluate `n_init` distinct uniform points; set up the buffers and the sampler."""
     space = problem.space
@@ -136,7 +148,9 @@ def init(key: jax.Array, problem: Problem, spec: RunSpec) -> RunState:
     )
     # The design is drawn as one pool (its region is the whole space: one chunk always suffices),
     # which keeps every run's initial design the one earlier versions drew.
-    design, _ = RandomSampler(n_candidates=max(4 * spec.n_init, 256), draw_by_chunk=False).propose(design_key, (), context, spec.n_init)
+    design, _ = RandomSampler(n_candidates=design_pool_size(space, spec.n_init), draw_by_chunk=False).propose(
+        design_key, (), context, spec.n_init
+    )
     Y_init = _evaluate(problem, design.X)
     X = X.at[: spec.n_init].set(design.X)
     Y = Y.at[: spec.n_init].set(Y_init)

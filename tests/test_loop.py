@@ -267,3 +267,18 @@ def test_hv_history_is_the_same_in_any_batch_branin_currin_cmaes():
     alone = optimize(problem, budget=40, n_init=10, batch_size=5, seeds=[2], sampler="cmaes")
     np.testing.assert_array_equal(alone.Y[0], batch.Y[2])
     np.testing.assert_array_equal(alone.hv_history[0], batch.hv_history[2])
+
+
+def test_an_initial_design_may_cover_a_whole_finite_space():
+    """K = 150 points, all of them the initial design: 4 draws a point rarely found every point."""
+    from lamoo_jax import FiniteSet
+    from lamoo_jax.loop import design_pool_size
+
+    rng = np.random.default_rng(7)
+    points = rng.permutation(150)[:, None].astype(np.float32)
+    space = FiniteSet.create(points)
+    problem = Problem.create(space=space, evaluate_fn=lambda data, x: jnp.stack([x[0], 150.0 - x[0]]), ref_point=[151.0, 151.0])
+    assert design_pool_size(space, 75) == 300 and design_pool_size(space, 76) > 150 * np.log(150)
+    result = optimize(problem, budget=150, n_init=150, seeds=[0, 1], config=CONFIG)
+    for seed in range(2):
+        assert sorted(result.X[seed, :, 0].tolist()) == list(range(150))
