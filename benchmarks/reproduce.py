@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--problems", default=",".join(PROBLEMS))
-    parser.add_argument("--samplers", default="random,cmaes,qehvi,nsga2", help="nsga2 runs as a baseline only (pymoo)")
+    parser.add_argument("--samplers", default=",".join(SAMPLERS), help="nsga2 runs as a baseline only (pymoo)")
     parser.add_argument("--out", default="results/reproduce")
     parser.add_argument("--cached-only", action="store_true", help="tabulate the cells on disk, run nothing")
     parser.add_argument("--workers", type=int, default=1,

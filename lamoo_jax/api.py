@@ -247,7 +247,7 @@ def optimize(
     return Result(
         seeds=seeds_array,
         X=np.asarray(out.X),
-        Y=np.asarray(out.Y) * signs,
+        Y=Y_min * signs,
         hv_history=np.asarray(out.hv_history, dtype=np.float64),
         pareto_mask=np.asarray(out.pareto_mask),
         diagnostics=diagnostics,

@@ -405,10 +405,11 @@ def table_problem(
         raise ValueError(f"{path}: columns {overlap} are both encoding and objective columns")
     if not encoding_columns:
         raise ValueError(f"{path}: no encoding columns (every column is an objective)")
-    for c in list(encoding_columns) + objective_names:
+    used = list(encoding_columns) + objective_names
+    for c in used:
         if isinstance(columns[c], ValueError):
             raise columns[c]
-    lengths = {c: columns[c].shape[0] for c in list(encoding_columns) + objective_names}
+    lengths = {c: columns[c].shape[0] for c in used}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{path}: columns differ in length: {lengths}")
     enc = np.concatenate([columns[c].reshape(columns[c].shape[0], -1) for c in encoding_columns], axis=1)
